@@ -1,0 +1,1 @@
+"""Run analysis: log curves, PR curves, per-image error reports and a Markdown run report."""

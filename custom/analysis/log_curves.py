@@ -1,0 +1,174 @@
+"""Loss and metric curves from an mmengine work_dir's logs, plotted as PNG.
+
+Reads ``<work_dir>/<timestamp>/vis_data/scalars.json`` (JSON lines written by LocalVisBackend), e.g.::
+
+    {"lr": 0.02, "loss": 1.31, "loss_cls": 0.4, "epoch": 1, "iter": 10, "step": 10}
+    {"coco/bbox_mAP": 0.512, "coco/segm_mAP": 0.47, "step": 1}
+
+and falls back to ``<work_dir>/<timestamp>/<timestamp>.log`` lines such as::
+
+    ... - INFO - Epoch(train)  [1][10/85]  lr: 2.0000e-02  eta: 0:10:00  ...  loss: 1.3100  loss_cls: 0.4000
+    ... - INFO - Epoch(val) [1][85/85]    coco/bbox_mAP: 0.5120  coco/segm_mAP: 0.4700  data_time: 0.0100
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+
+from custom.errors import DataError  # noqa: E402
+
+
+@dataclass
+class RunLog:
+    """Training records (one per logged iteration) and validation records (one per evaluation)."""
+
+    source: Path
+    train: list[dict] = field(default_factory=list)
+    val: list[dict] = field(default_factory=list)
+
+    def metric_keys(self) -> list[str]:
+        """Evaluation metric names such as 'coco/bbox_mAP' or 'pr/bbox_f1@0.5'."""
+        return sorted({key for record in self.val for key in record if '/' in key})
+
+    def loss_keys(self) -> list[str]:
+        return sorted({key for record in self.train for key in record if key.startswith('loss')})
+
+
+def find_log_dirs(work_dir: str | Path) -> list[Path]:
+    """Timestamped run folders of a work_dir (oldest first) that hold a scalars.json or a .log."""
+    work_dir = Path(work_dir)
+    if not work_dir.is_dir():
+        raise DataError(work_dir, 'work_dir does not exist')
+    found = [
+        d
+        for d in work_dir.iterdir()
+        if d.is_dir() and ((d / 'vis_data' / 'scalars.json').is_file() or (d / f'{d.name}.log').is_file())
+    ]
+    return sorted(found, key=lambda d: d.name)
+
+
+def load_run_log(work_dir: str | Path) -> RunLog:
+    """RunLog of the latest run in ``work_dir`` (or of a run folder / scalars.json / .log given directly)."""
+    path = Path(work_dir)
+    if path.is_file():
+        return parse_scalars_json(path) if path.suffix == '.json' else parse_text_log(path)
+    if (path / 'vis_data' / 'scalars.json').is_file() or (path / f'{path.name}.log').is_file():
+        return _parse_run_dir(path)
+    run_dirs = find_log_dirs(path)
+    if not run_dirs:
+        raise DataError(path, 'no <timestamp>/vis_data/scalars.json or <timestamp>/<timestamp>.log found')
+    logs = (_parse_run_dir(run_dir) for run_dir in reversed(run_dirs))
+    # A later tools/test.py run leaves a folder without training records: skip it.
+    return next((log for log in logs if log.train or log.val), None) or _parse_run_dir(run_dirs[-1])
+
+
+def _parse_run_dir(run_dir: Path) -> RunLog:
+    scalars = run_dir / 'vis_data' / 'scalars.json'
+    return (
+        parse_scalars_json(scalars) if scalars.is_file() else parse_text_log(run_dir / f'{run_dir.name}.log')
+    )
+
+
+def parse_scalars_json(path: Path) -> RunLog:
+    """Split mmengine's JSON-lines scalars into train records (with losses) and val records (with metrics)."""
+    log = RunLog(source=path)
+    for line_no, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(path, f'line {line_no} is not JSON: {error.msg}') from None
+        if not isinstance(record, dict):
+            raise DataError(path, f'line {line_no} is not a JSON object')
+        _classify(log, record)
+    return log
+
+
+_PAIR = re.compile(r'([\w/@.\-]+): (-?[\d.]+(?:e[-+]?\d+)?|nan|inf)(?=\s|$)')
+_TRAIN_HEAD = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\s*\[\s*(\d+)/(\d+)\]|Iter\(train\)\s*\[\s*(\d+)/\d+\]')
+_VAL_HEAD = re.compile(r'Epoch\(val\)\s*\[(\d+)\]|Iter\(val\)\s*\[\s*(\d+)/\d+\]')
+
+
+def parse_text_log(path: Path) -> RunLog:
+    """Fallback: read train/val records from mmengine's text log."""
+    log = RunLog(source=path)
+    if not path.is_file():
+        raise DataError(path, 'log file not found')
+    for line in path.read_text(errors='replace').splitlines():
+        train, val = _TRAIN_HEAD.search(line), _VAL_HEAD.search(line)
+        if not train and not val:
+            continue
+        record = {key: float(value) for key, value in _PAIR.findall(line)}
+        if train:
+            if train.group(1):
+                epoch, inner, per_epoch = int(train.group(1)), int(train.group(2)), int(train.group(3))
+                record.update(epoch=epoch, step=(epoch - 1) * per_epoch + inner)
+            else:
+                record['step'] = int(train.group(4))
+            log.train.append(record)
+        elif any('/' in key for key in record):
+            record['step'] = int(val.group(1) or val.group(2))
+            log.val.append(record)
+    return log
+
+
+def _classify(log: RunLog, record: dict) -> None:
+    if any(key.startswith('loss') for key in record):
+        log.train.append(record)
+    elif any('/' in key for key in record):
+        log.val.append(record)
+
+
+def series(records: list[dict], key: str) -> tuple[list[float], list[float]]:
+    """(steps, values) of ``key`` over the records that have it."""
+    points = [(float(r.get('step', i)), float(r[key])) for i, r in enumerate(records) if key in r]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def plot_series(
+    curves: dict[str, tuple[list[float], list[float]]], title: str, xlabel: str, out_file: Path
+) -> None:
+    """One PNG with a line per curve."""
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    for name, (xs, ys) in curves.items():
+        ax.plot(xs, ys, marker='o' if len(xs) < 30 else None, markersize=3, label=name)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.grid(True, alpha=0.3)
+    if curves:
+        ax.legend(fontsize=8)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(out_file)
+    plt.close(fig)
+
+
+def plot_run_curves(
+    work_dir: str | Path, out_dir: str | Path | None = None, metric_keys: list[str] | None = None
+) -> dict[str, dict]:
+    """Write loss.png, lr.png (if logged) and metrics.png; return {png name: {'path', 'curves'}}."""
+    log = load_run_log(work_dir)
+    out_dir = Path(out_dir) if out_dir else Path(work_dir) / 'plots'
+    written: dict[str, dict] = {}
+
+    def emit(name: str, curves: dict, title: str, xlabel: str) -> None:
+        curves = {key: value for key, value in curves.items() if value[0]}
+        if curves:
+            path = out_dir / name
+            plot_series(curves, title, xlabel, path)
+            written[name] = {'path': path, 'curves': curves}
+
+    emit('loss.png', {key: series(log.train, key) for key in log.loss_keys()}, 'training losses', 'iteration')
+    emit('lr.png', {'lr': series(log.train, 'lr')}, 'learning rate', 'iteration')
+    keys = metric_keys or log.metric_keys()
+    emit(
+        'metrics.png', {key: series(log.val, key) for key in keys}, 'validation metrics', 'epoch / iteration'
+    )
+    return written

@@ -1,0 +1,163 @@
+"""Export any dataset's MMDetection middle-format ``data_list`` as a COCO instances json dict.
+
+One function, :func:`data_list_to_coco`, serves every source (Penn-Fudan, VOC-XML, KITTI): image ids are
+1..N in data_list order, category ids 1..K in ``classes`` order, ``bbox`` is ``[x, y, w, h]`` from the
+middle format's ``[x1, y1, x2, y2]`` (x2/y2 exclusive, so ``w = x2 - x1``), ``iscrowd`` is the ignore flag,
+``area`` is the mask's pixel count when the instance has a non-empty mask, else the box area.
+"""
+
+import datetime
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pycocotools.mask as mask_utils
+
+from custom.errors import DataError
+
+MASK_FORMATS = ('rle', 'polygon')
+# source name on the command line -> (module that registers it, registered type)
+SOURCES = {
+    'pennfudan': ('custom.datasets.pennfudan', 'PennFudanDataset'),
+    'voc': ('custom.datasets.voc_xml', 'VOCXMLDataset'),
+    'kitti': ('custom.datasets.kitti', 'KittiDataset'),
+}
+
+
+def data_list_to_coco(
+    data_list: Sequence[dict],
+    classes: Sequence[str],
+    mask_format: str = 'rle',
+    image_root: str | Path | None = None,
+) -> dict:
+    """COCO dict (info, images, annotations, categories) of a middle-format ``data_list``.
+
+    ``mask_format='polygon'`` writes outer contours (cv2.findContours; holes are lost, pixel-centre outlines
+    shrink masks by about half a pixel); masks too small to outline stay RLE. ``image_root`` makes each
+    ``file_name`` relative to it (else the full ``img_path``).
+    """
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(f'mask_format must be one of {MASK_FORMATS}, got {mask_format!r}')
+    images, annotations = [], []
+    for image_id, info in enumerate(data_list, start=1):
+        height, width = int(info['height']), int(info['width'])
+        file_name = str(info['img_path'])
+        if image_root is not None:
+            file_name = Path(file_name).relative_to(image_root).as_posix()
+        images.append(
+            dict(
+                id=image_id,
+                file_name=file_name,
+                width=width,
+                height=height,
+                stem=str(info.get('img_id', Path(file_name).stem)),
+            )
+        )
+        for instance in info['instances']:
+            annotation = _annotation(instance, info, len(classes), height, width, mask_format)
+            annotations.append(dict(id=len(annotations) + 1, image_id=image_id, **annotation))
+    categories = [dict(id=index + 1, name=name) for index, name in enumerate(classes)]
+    created = datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')
+    return dict(
+        info=dict(description='exported by custom.coco_export', date_created=created),
+        images=images,
+        annotations=annotations,
+        categories=categories,
+    )
+
+
+def _annotation(
+    instance: dict, info: dict, num_classes: int, height: int, width: int, mask_format: str
+) -> dict:
+    label = int(instance['bbox_label'])
+    if not 0 <= label < num_classes:
+        raise DataError(info['img_path'], f'bbox_label {label} is outside the {num_classes} classes')
+    x1, y1, x2, y2 = (float(v) for v in instance['bbox'])
+    annotation = dict(
+        category_id=label + 1,
+        bbox=[x1, y1, x2 - x1, y2 - y1],
+        area=(x2 - x1) * (y2 - y1),
+        iscrowd=int(bool(instance.get('ignore_flag', 0))),
+    )
+    if instance.get('mask') is None:
+        return annotation
+    rle = _to_compressed_rle(instance['mask'], height, width)
+    mask_area = float(mask_utils.area(rle))
+    if mask_area > 0:
+        annotation['area'] = mask_area
+    polygons = mask_to_polygons(mask_utils.decode(rle)) if mask_format == 'polygon' else []
+    annotation['segmentation'] = polygons or dict(
+        size=[int(s) for s in rle['size']], counts=rle['counts'].decode('ascii')
+    )
+    return annotation
+
+
+def _to_compressed_rle(mask, height: int, width: int) -> dict:
+    """Compressed RLE (bytes counts) of a middle-format mask: RLE with str/bytes/list counts, or polygons."""
+    if isinstance(mask, dict):
+        if isinstance(mask['counts'], list):  # uncompressed RLE
+            return mask_utils.frPyObjects(mask, height, width)
+        counts = mask['counts']
+        return dict(
+            size=list(mask['size']), counts=counts.encode('ascii') if isinstance(counts, str) else counts
+        )
+    return mask_utils.merge(mask_utils.frPyObjects(mask, height, width))  # list of polygons
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
+    """Outer contours of a binary mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (3+ points each)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return [contour.reshape(-1).astype(float).tolist() for contour in contours if len(contour) >= 3]
+
+
+def build_source_dataset(
+    source: str,
+    root: str | Path,
+    split: str | Path | None = None,
+    classes: Sequence[str] | None = None,
+    class_map: dict | None = None,
+    with_mask: bool = False,
+):
+    """Build a registered dataset of ``source`` ('pennfudan', 'voc', 'kitti') over ``root`` for export.
+
+    ``split`` is a list file relative to ``root`` (or any existing path); None/'' = all images. ``classes``
+    defaults to the dataset's own; ``class_map`` renames source classes; ``with_mask`` is for 'voc'.
+    """
+    if source not in SOURCES:
+        raise ValueError(f'unknown source {source!r}; choose from {sorted(SOURCES)}')
+    module, type_name = SOURCES[source]
+    importlib.import_module(module)  # registers the dataset type
+    from mmdet.registry import DATASETS
+
+    if split and not (Path(root) / split).is_file() and Path(split).is_file():
+        split = Path(split).resolve()
+    cfg = dict(
+        type=type_name,
+        data_root=str(root),
+        ann_file=str(split or ''),
+        test_mode=True,
+        pipeline=[],
+        serialize_data=False,
+    )
+    if classes:
+        cfg['metainfo'] = dict(classes=tuple(classes))
+    if class_map:
+        cfg['class_map'] = dict(class_map)
+    if with_mask:
+        if source != 'voc':
+            raise ValueError(
+                f'with_mask is an option of the voc source ({source} masks are fixed by its format)'
+            )
+        cfg['with_mask'] = True
+    return DATASETS.build(cfg)
+
+
+def dataset_to_coco(dataset, mask_format: str = 'rle') -> dict:
+    """COCO dict of a built dataset; ``file_name`` is relative to its image folder."""
+    data_list = [dataset.get_data_info(index) for index in range(len(dataset))]
+    image_root = dataset.data_prefix.get('img')
+    if image_root and not all(Path(info['img_path']).is_relative_to(image_root) for info in data_list):
+        image_root = None
+    return data_list_to_coco(data_list, dataset.metainfo['classes'], mask_format, image_root)

@@ -1,0 +1,7 @@
+"""Dataset classes, one per source, each producing MMDetection's middle format."""
+
+from custom.datasets.kitti import KittiDataset
+from custom.datasets.pennfudan import PennFudanDataset
+from custom.datasets.voc_xml import VOCXMLDataset
+
+__all__ = ['KittiDataset', 'PennFudanDataset', 'VOCXMLDataset']

@@ -1,0 +1,189 @@
+"""KITTI object-detection labels (2D boxes).
+
+Layout under ``data_root`` (folders configurable with ``data_prefix``)::
+
+    image_2/<stem>.png|.jpg|.jpeg   data_prefix img=...   (sizes may differ between images)
+    label_2/<stem>.txt              data_prefix ann=...
+    ImageSets/train.txt             ann_file: one stem per line; '' or None = every label file
+
+Conventions:
+
+* Boxes are KITTI's left/top/right/bottom floats in 0-based pixel coordinates, used as ``[x1, y1, x2, y2]``
+  with x2/y2 read as exclusive (for float labels the difference from "inclusive" is below a pixel, so no +1),
+  then clipped to the image.
+* ``DontCare`` and classes not in ``metainfo['classes']`` after ``class_map`` become ignored regions:
+  ``ignore_flag=1`` with ``bbox_label=0`` (any valid index works; mmdet never trains on ignored instances and
+  the COCO export marks them ``iscrowd=1``). A warning counts the non-DontCare ones.
+* truncated/occluded/3D columns are read (so malformed values are caught) but not stored.
+* ``box_masks=True`` gives every instance a filled-box mask (KITTI has no masks) so KITTI can join Mask R-CNN
+  training; the mask head then learns boxes for these images, a coarse signal to weigh against the extra data.
+"""
+
+import math
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from mmdet.datasets import BaseDetDataset
+from mmdet.registry import DATASETS
+
+from custom.datasets.class_map import check_class_map, resolve_label, warn_unmatched
+from custom.datasets.image_folder import clip_box, filter_images, index_images, read_image_size, read_split
+from custom.datasets.masks import mask_to_rle
+from custom.errors import DataError
+
+KITTI_COLUMNS = (
+    'type',
+    'truncated',
+    'occluded',
+    'alpha',
+    'x1',
+    'y1',
+    'x2',
+    'y2',
+    'h',
+    'w',
+    'l',
+    'x',
+    'y',
+    'z',
+    'ry',
+)
+DONT_CARE = 'DontCare'
+IGNORED_REGION_LABEL = 0
+
+
+def parse_kitti_label(label_path: str | Path) -> list[dict]:
+    """Objects of one KITTI label file as ``dict(name, box=[x1, y1, x2, y2], line)``; one object per line::
+
+    Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01
+    """
+    objects = []
+    for line_no, line in enumerate(Path(label_path).read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f'line {line_no}'
+        if len(fields) != len(KITTI_COLUMNS):
+            raise DataError(
+                label_path,
+                f'{where}: {len(fields)} columns, expected {len(KITTI_COLUMNS)} ({" ".join(KITTI_COLUMNS)})',
+            )
+        values = []
+        for column, text in zip(KITTI_COLUMNS[1:], fields[1:], strict=False):
+            try:
+                value = float(text)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise DataError(label_path, f'{where}: column {column!r} is {text!r}, expected a number')
+            values.append(value)
+        box = values[3:7]
+        if box[2] <= box[0] or box[3] <= box[1]:
+            raise DataError(
+                label_path,
+                f'{where}: bad box x1={box[0]} y1={box[1]} x2={box[2]} y2={box[3]} '
+                '(x2 must exceed x1, y2 must exceed y1)',
+            )
+        objects.append(dict(name=fields[0], box=box, line=line_no))
+    return objects
+
+
+def box_mask(box: list[float], width: int, height: int) -> np.ndarray:
+    """Binary HxW mask filling every pixel the box touches."""
+    mask = np.zeros((height, width), dtype=np.uint8)
+    x1, y1 = int(math.floor(box[0])), int(math.floor(box[1]))
+    x2, y2 = int(math.ceil(box[2])), int(math.ceil(box[3]))
+    mask[y1:y2, x1:x2] = 1
+    return mask
+
+
+@DATASETS.register_module()
+class KittiDataset(BaseDetDataset):
+    """2D detection from KITTI ``label_2`` files; see the module docstring.
+
+    Args:
+        class_map: source class name -> config class name (e.g. ``{'Pedestrian': 'pedestrian'}``).
+        box_masks: add a filled-box ``mask`` to every instance (for pipelines with ``with_mask=True``).
+    """
+
+    METAINFO = dict(classes=('Car', 'Pedestrian', 'Cyclist'))
+    DEFAULT_PREFIX = dict(img='image_2/', ann='label_2/')
+
+    def __init__(
+        self,
+        *args,
+        data_prefix: dict | None = None,
+        class_map: dict | None = None,
+        box_masks: bool = False,
+        **kwargs,
+    ) -> None:
+        self.class_map = class_map
+        self.box_masks = box_masks
+        super().__init__(*args, data_prefix={**self.DEFAULT_PREFIX, **(data_prefix or {})}, **kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        classes = tuple(self.metainfo['classes'])
+        if not classes:
+            raise ValueError('KittiDataset needs metainfo=dict(classes=(...)) in the config')
+        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
+        images = index_images(self.data_prefix['img'])
+        unmatched = Counter()
+        data_list = []
+        for label_path in self._label_files():
+            if label_path.stem not in images:
+                raise DataError(
+                    label_path, f'no image {label_path.stem}.png/.jpg/.jpeg in {self.data_prefix["img"]}'
+                )
+            img_path = images[label_path.stem]
+            width, height = read_image_size(img_path)
+            instances = []
+            for obj in parse_kitti_label(label_path):
+                label = (
+                    None if obj['name'] == DONT_CARE else resolve_label(obj['name'], classes, self.class_map)
+                )
+                if label is None and obj['name'] != DONT_CARE:
+                    unmatched[obj['name']] += 1
+                box = clip_box(obj['box'], width, height)
+                if box[2] <= box[0] or box[3] <= box[1]:
+                    raise DataError(
+                        label_path,
+                        f'line {obj["line"]}: box {obj["box"]} lies outside the '
+                        f'{width}x{height} image {img_path.name}',
+                    )
+                instance = dict(
+                    bbox=box,
+                    bbox_label=IGNORED_REGION_LABEL if label is None else label,
+                    ignore_flag=int(label is None),
+                )
+                if self.box_masks:
+                    instance['mask'] = mask_to_rle(box_mask(box, width, height))
+                instances.append(instance)
+            data_list.append(
+                dict(
+                    img_path=str(img_path),
+                    img_id=label_path.stem,
+                    height=height,
+                    width=width,
+                    instances=instances,
+                )
+            )
+        warn_unmatched(
+            unmatched, f'{type(self).__name__}({self.data_prefix["ann"]})', 'set to ignored regions'
+        )
+        return data_list
+
+    def filter_data(self) -> list[dict]:
+        return filter_images(self.data_list, self.filter_cfg, self.test_mode)
+
+    def _label_files(self) -> list[Path]:
+        label_dir = Path(self.data_prefix['ann'])
+        if not label_dir.is_dir():
+            raise DataError(label_dir, 'label folder not found (check data_root and data_prefix ann=...)')
+        if not self.ann_file:
+            return sorted(label_dir.glob('*.txt'))
+        label_files = [label_dir / f'{stem}.txt' for stem in read_split(self.ann_file)]
+        for label_path in label_files:
+            if not label_path.is_file():
+                raise DataError(self.ann_file, f'lists {label_path.stem!r} but {label_path} does not exist')
+        return label_files

@@ -1,0 +1,133 @@
+"""Inference over images, folders and videos: overlays plus a JSON of the detections.
+
+Built on mmdet's init_detector / inference_detector, so a script can do the same with
+`model = init_detector(config, checkpoint); result = inference_detector(model, image)`.
+"""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from mmdet.apis import inference_detector, init_detector
+from mmdet.structures import DetDataSample
+from tqdm import tqdm
+
+from custom.datasets.masks import mask_to_rle
+
+IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
+VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
+
+
+def default_device() -> str:
+    return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+
+
+def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+    """Image files, video files, and folders (their images, sorted) -> a flat list of files."""
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif not item.is_file():
+            raise FileNotFoundError(f'{item}: no such image, video or folder')
+        elif item.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+            files.append(item)
+        else:
+            raise ValueError(f'{item}: not an image ({", ".join(sorted(IMAGE_SUFFIXES))}) '
+                             f'or video ({", ".join(sorted(VIDEO_SUFFIXES))})')
+    return files
+
+
+def detections(result: DetDataSample, classes: tuple[str, ...], score_thr: float) -> list[dict]:
+    """The predictions above score_thr as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE)."""
+    pred = result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
+    masks = pred.masks.numpy() if 'masks' in pred else None
+    out = []
+    for i in range(len(pred)):
+        label = int(pred.labels[i])
+        item = {'label': label, 'class': classes[label] if label < len(classes) else str(label),
+                'score': round(float(pred.scores[i]), 4),
+                'bbox': [round(float(v), 1) for v in pred.bboxes[i]]}
+        if masks is not None:
+            item['mask'] = mask_to_rle(masks[i])
+        out.append(item)
+    return out
+
+
+def draw_overlay(image: np.ndarray, result: DetDataSample, classes: tuple[str, ...],
+                 score_thr: float) -> np.ndarray:
+    """BGR image with translucent masks, boxes and 'class score' labels."""
+    pred = result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
+    canvas = image.copy()
+    rng = np.random.default_rng(0)
+    for i in range(len(pred)):
+        color = tuple(int(c) for c in rng.integers(60, 256, 3))
+        if 'masks' in pred:
+            mask = pred.masks[i].numpy().astype(bool)
+            canvas[mask] = (0.5 * canvas[mask] + 0.5 * np.array(color)).astype(np.uint8)
+        x1, y1, x2, y2 = (int(round(float(v))) for v in pred.bboxes[i])
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
+        label = int(pred.labels[i])
+        name = classes[label] if label < len(classes) else str(label)
+        cv2.putText(canvas, f'{name} {float(pred.scores[i]):.2f}', (x1, max(y1 - 4, 10)),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+    return canvas
+
+
+def video_frames(path: Path) -> Iterator[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise ValueError(f'{path}: cannot open the video')
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def run_inference(config: str, checkpoint: str | None, inputs: list[str | Path], out_dir: str | Path,
+                  score_thr: float = 0.3, device: str | None = None) -> dict:
+    """Writes <out_dir>/<name>.png overlays (videos: <stem>_overlay.mp4) and <out_dir>/results.json."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = init_detector(config, checkpoint, device=device or default_device())
+    classes = tuple(model.dataset_meta.get('classes', ()))
+    results = {'config': str(config), 'checkpoint': checkpoint, 'score_thr': score_thr, 'items': []}
+    for path in tqdm(expand_inputs(inputs), desc='inference', unit='file'):
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            results['items'] += infer_video(model, path, out_dir, classes, score_thr)
+            continue
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f'{path}: cannot read the image (corrupt or unsupported)')
+        result = inference_detector(model, image)
+        cv2.imwrite(str(out_dir / f'{path.stem}.png'), draw_overlay(image, result, classes, score_thr))
+        results['items'].append({'file': str(path), 'detections': detections(result, classes, score_thr)})
+    (out_dir / 'results.json').write_text(json.dumps(results, indent=1))
+    return results
+
+
+def infer_video(model: torch.nn.Module, path: Path, out_dir: Path, classes: tuple[str, ...],
+                score_thr: float) -> list[dict]:
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    capture.release()
+    writer, items = None, []
+    for index, frame in enumerate(video_frames(path)):
+        result = inference_detector(model, frame)
+        if writer is None:
+            height, width = frame.shape[:2]
+            writer = cv2.VideoWriter(str(out_dir / f'{path.stem}_overlay.mp4'),
+                                     cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
+        writer.write(draw_overlay(frame, result, classes, score_thr))
+        found = detections(result, classes, score_thr)
+        items.append({'file': str(path), 'frame': index, 'detections': found})
+    if writer is not None:
+        writer.release()
+    return items

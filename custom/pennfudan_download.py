@@ -1,0 +1,132 @@
+"""Fetch the Penn-Fudan archive, unpack it safely, check its layout and write the default splits."""
+
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from custom.download import ChecksumError, DownloadError, digest_matches, download_file, file_digest
+from custom.errors import DataError
+
+OFFICIAL_URL = 'https://www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip'
+# MD5 of the official PennFudanPed.zip as published by the Avalanche library (ContinualAI/avalanche,
+# avalanche/benchmarks/datasets/penn_fudan/penn_fudan_data.py), which verifies its downloads against it.
+PUBLISHED_MD5 = '5aaa3dee905cef73325923716e38fc6d'
+# No published sha256 was found; pin it here once computed (prepare_pennfudan prints it).
+EXPECTED_SHA256: str | None = None
+OFFICIAL_IMAGE_COUNT = 170
+DEFAULT_ROOT = Path('data/PennFudanPed')
+
+
+def safe_extract(zip_path: Path, target_dir: Path) -> None:
+    """Extract ``zip_path`` into ``target_dir``; refuse the whole archive if any entry would land outside."""
+    target = target_dir.resolve()
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            pure = PurePosixPath(name.replace('\\', '/'))
+            inside = (target / pure).resolve().is_relative_to(target)
+            if pure.is_absolute() or '..' in pure.parts or ':' in name or not inside:
+                raise DataError(zip_path, f'unsafe entry {name!r} would be written outside {target_dir}; '
+                                          'refusing to extract this archive')
+        archive.extractall(target)
+
+
+def check_layout(root: Path, expected_images: int | None = None) -> int:
+    """Check PNGImages/X.png, PedMasks/X_mask.png and Annotation/X.txt exist for the same stems X.
+
+    Returns the number of images.
+    """
+    folders = {'PNGImages': ('*.png', ''), 'PedMasks': ('*_mask.png', '_mask'), 'Annotation': ('*.txt', '')}
+    stems: dict[str, set[str]] = {}
+    for folder, (pattern, suffix) in folders.items():
+        if not (root / folder).is_dir():
+            raise DataError(root / folder, 'folder is missing (expected PNGImages/, PedMasks/, Annotation/)')
+        stems[folder] = {p.stem.removesuffix(suffix) for p in (root / folder).glob(pattern)}
+    images = stems['PNGImages']
+    if not images:
+        raise DataError(root / 'PNGImages', 'contains no .png images')
+    for folder in ('PedMasks', 'Annotation'):
+        if stems[folder] != images:
+            missing = sorted(images - stems[folder])[:5]
+            extra = sorted(stems[folder] - images)[:5]
+            raise DataError(root / folder, f'{len(stems[folder])} files for {len(images)} images '
+                                           f'(no file for: {missing}; no image for: {extra})')
+    if expected_images is not None and len(images) != expected_images:
+        raise DataError(root, f'{len(images)} images, but the official archive has {expected_images}')
+    return len(images)
+
+
+def _verify_local_zip(zip_path: Path, sha256: str | None, md5: str | None) -> None:
+    for algorithm, expected in (('sha256', sha256), ('md5', md5)):
+        if expected:
+            actual = file_digest(zip_path, algorithm)
+            if not digest_matches(actual, expected):
+                raise DataError(zip_path, f'{algorithm} is {actual}, expected {expected}: the archive is '
+                                          'damaged or not the official one; delete it to download it again')
+
+
+def _obtain_zip(zip_path: Path, url: str, sha256: str | None, md5: str | None, timeout: float) -> None:
+    if zip_path.is_file():
+        print(f'using {zip_path} (no download)')
+        _verify_local_zip(zip_path, sha256, md5)
+        return
+    print(f'downloading {url} -> {zip_path}')
+    try:
+        download_file(url, zip_path, sha256=sha256, timeout=timeout, md5=md5)
+    except ChecksumError:
+        raise
+    except DownloadError as err:
+        raise DownloadError(f'could not download {url} ({err.reason}).\nTo prepare Penn-Fudan offline, '
+                            f'download it elsewhere, copy it to {zip_path.resolve()} (or pass --zip PATH) '
+                            'and run this again.', err.reason) from err
+
+
+def _unpack(zip_path: Path, root: Path, expected_images: int | None) -> None:
+    root.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=root.parent, prefix=f'.{root.name}-extract-'))
+    try:
+        safe_extract(zip_path, scratch)
+        candidates = [scratch] + sorted(p for p in scratch.iterdir() if p.is_dir() and p.name != '__MACOSX')
+        found = next((c for c in candidates if (c / 'PNGImages').is_dir()), None)
+        if found is None:
+            raise DataError(zip_path, 'has no PNGImages/ folder; is it the Penn-Fudan archive?')
+        count = check_layout(found, expected_images)
+        os.replace(found, root)
+        print(f'extracted {count} images to {root}')
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def prepare_pennfudan(root: Path = DEFAULT_ROOT, zip_path: Path | None = None, url: str = OFFICIAL_URL,
+                      sha256: str | None = EXPECTED_SHA256, md5: str | None = PUBLISHED_MD5,
+                      expected_images: int | None = OFFICIAL_IMAGE_COUNT, n_train: int = 120, n_val: int = 50,
+                      seed: int = 0, timeout: float = 30) -> Path:
+    """Make ``root`` a checked Penn-Fudan copy with splits/; reuse the zip (``zip_path`` or
+    ``<root parent>/PennFudanPed.zip``) when it is on disk, else download it from ``url``."""
+    root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise DataError(root, 'is a file; the dataset root must be a folder')
+    if root.exists() and any(root.iterdir()):
+        try:
+            count = check_layout(root, expected_images)
+        except DataError as err:
+            raise DataError(root, f'exists but is not a complete Penn-Fudan copy ({err}); '
+                                  'move it away or choose another root') from err
+        print(f'{root} already holds {count} images; not downloading')
+    else:
+        if zip_path is not None and not Path(zip_path).is_file():
+            raise DataError(zip_path, 'no such file')
+        zip_path = Path(zip_path) if zip_path is not None else root.parent / 'PennFudanPed.zip'
+        _obtain_zip(zip_path, url, sha256, md5, timeout)
+        if not sha256:
+            print(f'sha256 of {zip_path}: {file_digest(zip_path)} (pin it with --sha256)')
+        if root.exists():
+            root.rmdir()  # empty, checked above
+        _unpack(zip_path, root, expected_images)
+
+    from custom.datasets.splits import write_splits  # written alongside; imported lazily
+
+    write_splits(root, n_train=n_train, n_val=n_val, seed=seed)
+    print(f'wrote splits: {n_train} train / {n_val} val (seed {seed}) under {root}')
+    return root

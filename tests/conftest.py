@@ -1,0 +1,29 @@
+"""Shared fixtures: a tiny synthetic Penn-Fudan data set in the real on-disk layout."""
+
+from pathlib import Path
+
+import pytest
+
+from custom.demo_data import generate_demo_dataset
+
+PENNFUDAN_IMAGES = 6
+PENNFUDAN_SIZE = (96, 80)  # (width, height)
+PENNFUDAN_VAL = 2
+
+
+def make_pennfudan(root: Path, n_images: int = PENNFUDAN_IMAGES, seed: int = 0) -> Path:
+    """Write a synthetic Penn-Fudan folder (with splits/train.txt and splits/val.txt) at ``root``."""
+    generate_demo_dataset(root, n_images=n_images, size=PENNFUDAN_SIZE, seed=seed, n_val=PENNFUDAN_VAL)
+    return root
+
+
+@pytest.fixture
+def pennfudan_factory():
+    """``make_pennfudan`` as a fixture, for tests that need several data sets or other seeds."""
+    return make_pennfudan
+
+
+@pytest.fixture
+def pennfudan_root(tmp_path: Path) -> Path:
+    """Root of a fresh 6-image, 96x80 synthetic Penn-Fudan data set (4 train / 2 val); safe to modify."""
+    return make_pennfudan(tmp_path / 'PennFudanPed')

@@ -1,0 +1,73 @@
+"""Penn-Fudan + VOC-XML + KITTI in one ConcatDataset, as configs/mixed_pedestrian_maskrcnn.py sets it up."""
+
+from pathlib import Path
+
+import pytest
+from mmdet.registry import DATASETS
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from source_writers import make_kitti, make_voc_with_masks
+
+import custom.datasets.kitti  # noqa: F401  (registers KittiDataset)
+import custom.datasets.pennfudan  # noqa: F401
+import custom.datasets.voc_xml  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def mixed_cfg(pennfudan_root, tmp_path) -> Config:
+    """The mixed config with its three data roots pointed at tiny synthetic data sets."""
+    voc_root = make_voc_with_masks(tmp_path / 'voc')
+    (voc_root / 'ImageSets' / 'Segmentation').mkdir(parents=True)
+    (voc_root / 'ImageSets' / 'Segmentation' / 'train.txt').write_text('2008_000001\n2008_000002\n')
+    kitti_root = tmp_path / 'kitti'
+    make_kitti(kitti_root / 'training')
+    (kitti_root / 'ImageSets').mkdir()
+    (kitti_root / 'ImageSets' / 'train.txt').write_text('000000\n000001\n000002\n')
+    cfg = Config.fromfile(REPO / 'configs' / 'mixed_pedestrian_maskrcnn.py')
+    for source, root in zip(
+        cfg.train_dataloader.dataset.datasets, (pennfudan_root, voc_root, kitti_root), strict=False
+    ):
+        source.data_root = str(root)
+    return cfg
+
+
+def test_mixed_config_keeps_one_pedestrian_class_everywhere(mixed_cfg):
+    assert mixed_cfg.custom_imports == dict(imports=['custom'], allow_failed_imports=False)
+    heads = mixed_cfg.model.roi_head
+    assert heads.bbox_head.num_classes == heads.mask_head.num_classes == 1
+    sources = mixed_cfg.train_dataloader.dataset.datasets
+    assert [s.type for s in sources] == ['PennFudanDataset', 'VOCXMLDataset', 'KittiDataset']
+    assert all(s.metainfo.classes == ('pedestrian',) for s in sources)
+    assert mixed_cfg.val_evaluator.ann_file is None
+    assert 'instances' in mixed_cfg.val_dataloader.dataset.pipeline[-1].meta_keys
+
+
+def test_mixed_concat_dataset_builds_with_consistent_metainfo_and_masks_for_every_sample(mixed_cfg):
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        concat = DATASETS.build(mixed_cfg.train_dataloader.dataset)
+    penn, voc, kitti = concat.datasets
+    assert penn.metainfo == voc.metainfo == kitti.metainfo == concat.metainfo
+    assert concat.metainfo['classes'] == ('pedestrian',)
+    # VOC: the person of each image (dogs skipped); KITTI: 000001 has no pedestrian and is filtered out.
+    assert (len(penn), len(voc), len(kitti)) == (4, 2, 2)
+    assert [len(voc.get_data_info(i)['instances']) for i in range(2)] == [1, 1]
+    kitti_labels = [(inst['bbox_label'], inst['ignore_flag']) for inst in kitti.get_data_info(1)['instances']]
+    assert kitti_labels == [(0, 1), (0, 0)]  # Cyclist -> ignored region, Pedestrian -> pedestrian
+    for index in (0, 4, 6):  # one sample of each source through the Mask R-CNN training pipeline
+        sample = concat[index]['data_samples']
+        assert len(sample.gt_instances) >= 1
+        assert sample.gt_instances.masks.masks.shape[0] == len(sample.gt_instances.labels)
+        assert set(sample.gt_instances.labels.tolist()) == {0}
+
+
+def test_concat_refuses_a_source_with_different_classes(mixed_cfg):
+    voc = mixed_cfg.train_dataloader.dataset.datasets[1]
+    voc.metainfo = dict(voc.metainfo, classes=('person',))
+    voc.class_map = None
+    with (
+        DefaultScope.overwrite_default_scope('mmdet'),
+        pytest.raises(ValueError, match='2-th dataset does not match'),
+    ):
+        DATASETS.build(mixed_cfg.train_dataloader.dataset)

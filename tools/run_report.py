@@ -1,0 +1,34 @@
+"""Write a short Markdown report (config summary, final/best metrics, curves) of a training run.
+
+Usage: python tools/run_report.py work_dirs/mask-rcnn_pennfudan [--config CFG] [--out report.md]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from custom.analysis.run_report import write_run_report  # noqa: E402
+from custom.errors import DataError  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument('work_dir')
+    parser.add_argument('--config', help='config of the run (default: the one mmengine dumped into work_dir)')
+    parser.add_argument('--out', help='report path (default: <work_dir>/report.md)')
+    args = parser.parse_args()
+    try:
+        path = write_run_report(args.work_dir, args.config, args.out)
+    except DataError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+    print(path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
