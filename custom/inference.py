@@ -16,6 +16,7 @@ from mmdet.structures import DetDataSample
 from tqdm import tqdm
 
 from custom.datasets.masks import mask_to_rle
+from custom.errors import DataError
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -36,8 +37,8 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
         elif item.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
             files.append(item)
         else:
-            raise ValueError(f'{item}: not an image ({", ".join(sorted(IMAGE_SUFFIXES))}) '
-                             f'or video ({", ".join(sorted(VIDEO_SUFFIXES))})')
+            raise DataError(item, f'not an image ({", ".join(sorted(IMAGE_SUFFIXES))}) '
+                                  f'or video ({", ".join(sorted(VIDEO_SUFFIXES))})')
     return files
 
 
@@ -80,7 +81,7 @@ def draw_overlay(image: np.ndarray, result: DetDataSample, classes: tuple[str, .
 def video_frames(path: Path) -> Iterator[np.ndarray]:
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
-        raise ValueError(f'{path}: cannot open the video')
+        raise DataError(path, 'cannot open the video')
     try:
         while True:
             ok, frame = capture.read()
@@ -105,7 +106,7 @@ def run_inference(config: str, checkpoint: str | None, inputs: list[str | Path],
             continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
-            raise ValueError(f'{path}: cannot read the image (corrupt or unsupported)')
+            raise DataError(path, 'cannot read the image (corrupt or unsupported format)')
         result = inference_detector(model, image)
         cv2.imwrite(str(out_dir / f'{path.stem}.png'), draw_overlay(image, result, classes, score_thr))
         results['items'].append({'file': str(path), 'detections': detections(result, classes, score_thr)})

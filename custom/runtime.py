@@ -5,13 +5,30 @@ command lines work here; device-specific settings are adapted so the same config
 on a GPU machine and on a CPU-only one.
 """
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from custom.config_checks import check_config
+from custom.checkpoints import UnsafeCheckpointError
+from custom.config_checks import ConfigError, check_config
+from custom.download import DownloadError
+from custom.errors import DataError
+
+# Mistakes in the user's data, config or files: reported as one clear message, without a traceback.
+USER_ERRORS = (DataError, ConfigError, DownloadError, UnsafeCheckpointError, FileNotFoundError)
+
+
+def exit_on_user_error(main: Callable[[], None]) -> None:
+    """Runs a tool's main(); a user error prints 'error: <file>: <problem>' and exits with status 1."""
+    try:
+        main()
+    except USER_ERRORS as error:
+        print(f'error: {error}', file=sys.stderr)
+        sys.exit(1)
 
 
 def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,

@@ -6,6 +6,8 @@ import pytest
 
 from custom.demo_data import generate_demo_dataset
 
+pytest_plugins = ['tests.fake_server']  # `server` and `dead_url` fixtures
+
 PENNFUDAN_IMAGES = 6
 PENNFUDAN_SIZE = (96, 80)  # (width, height)
 PENNFUDAN_VAL = 2

@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom.inference import run_inference  # noqa: E402
+from custom.runtime import exit_on_user_error  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,4 +30,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_user_error(main)

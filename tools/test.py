@@ -9,7 +9,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from custom.runtime import add_result_dump, apply_test_options, build_runner, load_config  # noqa: E402
+from custom.runtime import (  # noqa: E402
+    add_result_dump,
+    apply_test_options,
+    build_runner,
+    exit_on_user_error,
+    load_config,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -42,4 +48,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_user_error(main)

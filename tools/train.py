@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from custom.runtime import apply_train_options, build_runner, load_config  # noqa: E402
+from custom.runtime import apply_train_options, build_runner, exit_on_user_error, load_config  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_user_error(main)

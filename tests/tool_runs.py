@@ -1,0 +1,36 @@
+"""Running the command-line tools on tiny data: the CPU demo config shrunk to a few seconds per epoch."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = 'configs/pennfudan_demo_cpu.py'
+
+
+def tiny_overrides(data_root: Path, max_epochs: int = 1) -> dict[str, object]:
+    """Config overrides that point the demo config at `data_root` and keep everything in-process and small."""
+    overrides = {'train_cfg.max_epochs': max_epochs, 'train_cfg.val_interval': 1,
+                 'train_dataloader.batch_size': 2, 'default_hooks.logger.interval': 1,
+                 'default_hooks.visualization.draw': False}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        overrides.update({f'{loader}.dataset.data_root': f'{data_root}/', f'{loader}.num_workers': 0,
+                          f'{loader}.persistent_workers': False})
+    return overrides
+
+
+def tiny_options(data_root: Path, max_epochs: int = 1) -> list[str]:
+    """tiny_overrides as --cfg-options arguments."""
+    return [f'{key}={value}' for key, value in tiny_overrides(data_root, max_epochs).items()]
+
+
+def run_tool(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Runs `python tools/<tool> args...` from the repo root with 2 torch threads; returns the process."""
+    env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONWARNINGS='ignore')
+    process = subprocess.run([sys.executable, f'tools/{tool}', *args], cwd=REPO, env=env, text=True,
+                             capture_output=True, timeout=600)
+    if check and process.returncode != 0:
+        raise AssertionError(f'tools/{tool} failed ({process.returncode}):\n{process.stdout[-3000:]}\n'
+                             f'{process.stderr[-5000:]}')
+    return process
