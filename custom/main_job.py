@@ -42,9 +42,14 @@ def best_checkpoint(work_dir: Path) -> Path:
     return Path((work_dir / 'last_checkpoint').read_text().strip())
 
 
-def test_metrics(config: str, checkpoint: Path, work_dir: Path, *extra: str) -> dict:
-    """Runs tools/test.py and returns the metrics it logged (mmengine dumps them to <run>/<run>.json)."""
+def evaluate_checkpoint(config: str, checkpoint: Path, work_dir: Path, *extra: str) -> dict:
+    """Runs tools/test.py and returns the metrics it logged."""
     run('tools/test.py', config, str(checkpoint), '--work-dir', str(work_dir), *extra)
+    return latest_metrics(work_dir)
+
+
+def latest_metrics(work_dir: Path) -> dict:
+    """Metrics of the newest test run in work_dir (mmengine dumps them to <run>/<run>.json)."""
     newest = max(work_dir.glob('*/*.json'), key=lambda p: p.stat().st_mtime)
     return json.loads(newest.read_text().splitlines()[-1])
 
@@ -79,7 +84,7 @@ def train_test_overlays(config: str, work_dir: Path, val_images: list[Path]) -> 
     run('tools/train.py', config, '--work-dir', str(work_dir))
     best = best_checkpoint(work_dir)
     test_dir = work_dir / 'test'
-    metrics = test_metrics(config, best, test_dir, '--out', str(test_dir / 'predictions.pkl'))
+    metrics = evaluate_checkpoint(config, best, test_dir, '--out', str(test_dir / 'predictions.pkl'))
     run('tools/infer.py', config, str(best), *map(str, val_images), '--out-dir', str(work_dir / 'overlays'))
     return metrics
 
@@ -102,7 +107,7 @@ def run_demo() -> None:
         run('tools/make_demo_data.py', str(DEMO_DATA), *DEMO_DATA_ARGS)
     work_dir = Path('work_dirs/pennfudan_demo_cpu')
     untrained = save_untrained_checkpoint(DEMO_CONFIG, work_dir / 'untrained' / 'untrained.pth')
-    baseline = test_metrics(DEMO_CONFIG, untrained, work_dir / 'untrained')
+    baseline = evaluate_checkpoint(DEMO_CONFIG, untrained, work_dir / 'untrained')
     trained = train_test_overlays(DEMO_CONFIG, work_dir, val_images(DEMO_DATA))
     print_summary('synthetic demo (val split)', {'untrained': baseline, 'trained': trained}, work_dir)
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Creates .venv in the repo and installs the pinned stack from requirements.txt.
 # Idempotent: when .venv already matches requirements.txt it returns in about a second.
+# VENV=... REQUIREMENTS=... build another environment from another pin file (tools/setup_bench_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VENV=.venv
-STAMP="$VENV/.installed-$(sha256sum requirements.txt | cut -c1-16)"
+VENV=${VENV:-.venv}
+REQUIREMENTS=${REQUIREMENTS:-requirements.txt}
+STAMP="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
 if [ -f "$STAMP" ]; then
-    echo "[setup] $VENV is up to date with requirements.txt"
+    echo "[setup] $VENV is up to date with $REQUIREMENTS"
     exit 0
 fi
 
@@ -17,7 +19,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
-pin() { grep -E "^$1( |=|<|>)" requirements.txt | head -n 1; }
+pin() { grep -E "^$1( |=|<|>)" "$REQUIREMENTS" | head -n 1; }
 
 echo "[setup] 1/3 installing $(pin torch), $(pin numpy) and the build tools for mmcv"
 "${PIP[@]}" install -q "$(pin torch)" "$(pin numpy)" "$(pin setuptools)" wheel ninja
@@ -35,8 +37,8 @@ else
         "${PIP[@]}" wheel -q --no-deps --no-build-isolation -w "$WHEELS" "$(pin mmcv)"
 fi
 
-echo "[setup] 3/3 installing the rest of requirements.txt"
-"${PIP[@]}" install -q --find-links "$WHEELS" -r requirements.txt
+echo "[setup] 3/3 installing the rest of $REQUIREMENTS"
+"${PIP[@]}" install -q --find-links "$WHEELS" -r "$REQUIREMENTS"
 "$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmengine, torch; print("[setup] ok: torch", torch.__version__, "| mmcv", mmcv.__version__, "| mmengine", mmengine.__version__, "| mmdet", mmdet.__version__, "| cuda", torch.cuda.is_available())'
 rm -f "$VENV"/.installed-*
 touch "$STAMP"

@@ -1,0 +1,188 @@
+"""k-fold cross-validation on a Penn-Fudan style folder: k trainings, mean and std of the COCO metrics.
+
+On ~170 images one train/val split gives one noisy AP; k folds give k numbers and their spread. The image
+stems are shuffled with a seed and dealt into k folds (sizes differ by at most one); fold i validates on
+its own stems and trains on all the others, so every image is validated exactly once.
+
+Layout under the work dir (split files live there, not in the data folder, which may be shared or
+read-only, and they stay next to the results they produced)::
+
+    <work_dir>/splits/fold{i}/train.txt, val.txt   one image stem per line
+    <work_dir>/fold{i}/                            tools/train.py work dir (checkpoints, logs)
+    <work_dir>/fold{i}/test/                       tools/test.py run on the fold's best checkpoint
+    <work_dir>/kfold_summary.json, kfold_summary.md
+
+Each training and test runs as its own subprocess (tools/train.py, tools/test.py), so no mmengine
+global state (loggers, message hubs, registries' scopes) leaks from one fold's runner into the next.
+"""
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from mmengine.config import Config, DictAction
+
+from custom.config_checks import ConfigError
+from custom.datasets.splits import list_stems
+from custom.errors import DataError
+from custom.runtime import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+METRIC_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50')
+
+
+class FoldFailedError(RuntimeError):
+    """A fold's tools/train.py or tools/test.py subprocess exited with an error."""
+
+
+def make_folds(stems: list[str], k: int, seed: int = 0) -> list[list[str]]:
+    """``k`` disjoint, sorted val folds covering ``stems``; the same seed always deals the same folds."""
+    if k < 2:
+        raise ValueError(f'k-fold needs at least 2 folds, got {k}')
+    if k > len(stems):
+        raise ValueError(f'{k} folds need at least {k} images, got {len(stems)}')
+    shuffled = sorted(stems)
+    random.Random(seed).shuffle(shuffled)
+    return [sorted(shuffled[i::k]) for i in range(k)]
+
+
+def write_fold_splits(root: str | Path, out_dir: str | Path, k: int, seed: int = 0) -> list[dict[str, Path]]:
+    """Write ``out_dir/fold{i}/{train,val}.txt`` for the images of ``root``; returns name -> path per fold."""
+    stems = list_stems(root)
+    if len(stems) < k:
+        raise DataError(Path(root) / 'PNGImages', f'holds {len(stems)} images, fewer than the {k} folds')
+    folds = make_folds(stems, k, seed)
+    written = []
+    for index, val in enumerate(folds):
+        val_set = set(val)
+        splits = {'train': [s for s in stems if s not in val_set], 'val': val}
+        fold_dir = Path(out_dir) / f'fold{index}'
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, fold_stems in splits.items():
+            paths[name] = fold_dir / f'{name}.txt'
+            paths[name].write_text(''.join(f'{s}\n' for s in fold_stems), encoding='utf-8', newline='\n')
+        written.append(paths)
+    return written
+
+
+def parse_cfg_options(options: list[str] | None) -> dict:
+    """``['key=value', ...]`` parsed exactly as the tools' ``--cfg-options`` (mmengine DictAction)."""
+    namespace = argparse.Namespace(options=None)
+    if options:
+        DictAction(option_strings=[], dest='options')(None, namespace, options)
+    return namespace.options or {}
+
+
+def leaf_dataset(cfg: Config, loader: str) -> tuple[str, dict]:
+    """(dotted key, config) of the dataset in ``loader`` that takes ``ann_file`` (through wrappers like Repeat)."""
+    key, dataset = f'{loader}.dataset', cfg[loader]['dataset']
+    while 'ann_file' not in dataset and 'dataset' in dataset:
+        key, dataset = f'{key}.dataset', dataset['dataset']
+    if 'ann_file' not in dataset:
+        raise ConfigError(f'{key}: k-fold needs a dataset with ann_file (a Penn-Fudan style split file), '
+                          f'got type {dataset.get("type")!r}')
+    return key, dataset
+
+
+def fold_overrides(cfg: Config, data_root: str, split_files: dict[str, Path]) -> list[str]:
+    """--cfg-options pointing train at the fold's train file and val/test at its val file."""
+    overrides = []
+    for loader in LOADERS:
+        if not cfg.get(loader):
+            continue
+        key, _ = leaf_dataset(cfg, loader)
+        split = split_files['train' if loader == 'train_dataloader' else 'val'].resolve()
+        overrides += [f'{key}.data_root={data_root}', f'{key}.ann_file={split}']
+    return overrides
+
+
+def find_checkpoint(fold_dir: Path) -> Path:
+    """The fold's best checkpoint (best segm mAP, else any best_*), else the last one saved."""
+    for pattern in ('best_coco_segm_mAP_epoch_*.pth', 'best_*.pth'):
+        best = sorted(fold_dir.glob(pattern))
+        if best:
+            return best[-1]
+    last = fold_dir / 'last_checkpoint'
+    if last.is_file():
+        return Path(last.read_text().strip())
+    raise FileNotFoundError(f'{fold_dir}: no checkpoint was saved')
+
+
+def read_test_metrics(test_dir: Path) -> dict[str, float]:
+    """The metrics tools/test.py logged to ``test_dir/<timestamp>/<timestamp>.json`` (latest run)."""
+    logs = sorted(p for p in test_dir.glob('*/*.json') if p.stem == p.parent.name)
+    if not logs:
+        raise FileNotFoundError(f'{test_dir}: tools/test.py wrote no metrics json')
+    logged = json.loads(logs[-1].read_text().splitlines()[-1])
+    return {key: float(logged[key]) for key in METRIC_KEYS if key in logged}
+
+
+def run_tool(tool: str, args: list[str], fold: int) -> None:
+    """``python tools/<tool> args`` with output streaming to the console; raises FoldFailedError on failure."""
+    process = subprocess.run([sys.executable, str(REPO / 'tools' / tool), *args])
+    if process.returncode != 0:
+        raise FoldFailedError(f'fold {fold}: tools/{tool} exited with status {process.returncode} '
+                              '(its output is above)')
+
+
+def summarize(per_fold: list[dict]) -> dict:
+    """Mean and std (numpy's, ddof=0) over folds of every metric that all folds report."""
+    names = [key for key in METRIC_KEYS if all(key in fold['metrics'] for fold in per_fold)]
+    values = {name: np.array([fold['metrics'][name] for fold in per_fold]) for name in names}
+    return dict(metric_names=names,
+                mean={name: float(np.mean(v)) for name, v in values.items()},
+                std={name: float(np.std(v)) for name, v in values.items()})
+
+
+def summary_markdown(summary: dict) -> str:
+    """A table: one row per fold, then mean and std."""
+    names = summary['metric_names']
+    header = ['fold', 'train', 'val', *(name.removeprefix('coco/') for name in names)]
+    lines = [f'# {summary["folds"]}-fold cross-validation (seed {summary["seed"]})', '',
+             f'Config `{summary["config"]}`, data `{summary["data_root"]}`; std is over folds (ddof=0).', '',
+             '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    for fold in summary['per_fold']:
+        cells = [str(fold['fold']), str(fold['n_train']), str(fold['n_val'])]
+        lines.append('| ' + ' | '.join(cells + [f'{fold["metrics"][n]:.3f}' for n in names]) + ' |')
+    for stat in ('mean', 'std'):
+        lines.append(f'| **{stat}** | | | ' + ' | '.join(f'{summary[stat][n]:.3f}' for n in names) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None = None,
+              work_dir: str | None = None, cfg_options: list[str] | None = None) -> dict:
+    """Train and test every fold, then write ``kfold_summary.json``/``.md`` in the work dir; returns the summary.
+
+    ``cfg_options`` are raw ``key=value`` strings, passed on to every training and test. ``data_root``
+    defaults to the config's train dataset root (after ``cfg_options``); ``work_dir`` to
+    ``work_dirs/<config name>_kfold<k>``.
+    """
+    cfg_options = list(cfg_options or [])
+    cfg = load_config(config, parse_cfg_options(cfg_options))
+    root = data_root or leaf_dataset(cfg, 'train_dataloader')[1].get('data_root') or '.'
+    root = str(Path(root).resolve()) + '/'
+    out = Path(work_dir or Path('work_dirs') / f'{Path(config).stem}_kfold{folds}')
+    split_files = write_fold_splits(root, out / 'splits', folds, seed)
+
+    per_fold = []
+    for index, files in enumerate(split_files):
+        fold_dir = out / f'fold{index}'
+        options = ['--cfg-options', *cfg_options, *fold_overrides(cfg, root, files)]
+        run_tool('train.py', [config, '--work-dir', str(fold_dir), *options], index)
+        checkpoint = find_checkpoint(fold_dir)
+        run_tool('test.py', [config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), *options], index)
+        counts = {name: len(path.read_text().split()) for name, path in files.items()}
+        per_fold.append(dict(fold=index, n_train=counts['train'], n_val=counts['val'],
+                             checkpoint=str(checkpoint), metrics=read_test_metrics(fold_dir / 'test')))
+
+    summary = dict(config=str(config), data_root=root, folds=folds, seed=seed,
+                   split_dir=str(out / 'splits'), per_fold=per_fold, **summarize(per_fold))
+    (out / 'kfold_summary.json').write_text(json.dumps(summary, indent=2) + '\n', encoding='utf-8')
+    (out / 'kfold_summary.md').write_text(summary_markdown(summary), encoding='utf-8')
+    return summary
