@@ -81,3 +81,5 @@ default_hooks = dict(
     logger=dict(interval=10),
     checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='coco/segm_mAP', rule='greater'),
     visualization=dict(draw=True, interval=10))
+# A tqdm bar over val/test runs when the output is a terminal (off in logs and CI).
+custom_hooks = [dict(type='ProgressBarHook')]

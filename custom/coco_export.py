@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
+from tqdm import tqdm
 
 from custom.errors import DataError
 
@@ -41,7 +42,8 @@ def data_list_to_coco(
     if mask_format not in MASK_FORMATS:
         raise ValueError(f'mask_format must be one of {MASK_FORMATS}, got {mask_format!r}')
     images, annotations = [], []
-    for image_id, info in enumerate(data_list, start=1):
+    progress = tqdm(data_list, desc='converting to COCO', unit='image', disable=len(data_list) < 50)
+    for image_id, info in enumerate(progress, start=1):
         height, width = int(info['height']), int(info['width'])
         file_name = str(info['img_path'])
         if image_root is not None:

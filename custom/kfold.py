@@ -80,7 +80,7 @@ def parse_cfg_options(options: list[str] | None) -> dict:
 
 
 def leaf_dataset(cfg: Config, loader: str) -> tuple[str, dict]:
-    """(dotted key, config) of the dataset in ``loader`` that takes ``ann_file`` (through wrappers like Repeat)."""
+    """(dotted key, config) of the dataset in ``loader`` that takes ``ann_file`` (through wrappers)."""
     key, dataset = f'{loader}.dataset', cfg[loader]['dataset']
     while 'ann_file' not in dataset and 'dataset' in dataset:
         key, dataset = f'{key}.dataset', dataset['dataset']
@@ -124,7 +124,7 @@ def read_test_metrics(test_dir: Path) -> dict[str, float]:
 
 
 def run_tool(tool: str, args: list[str], fold: int) -> None:
-    """``python tools/<tool> args`` with output streaming to the console; raises FoldFailedError on failure."""
+    """``python tools/<tool> args`` (output goes to the console); raises FoldFailedError on failure."""
     process = subprocess.run([sys.executable, str(REPO / 'tools' / tool), *args])
     if process.returncode != 0:
         raise FoldFailedError(f'fold {fold}: tools/{tool} exited with status {process.returncode} '
@@ -157,7 +157,7 @@ def summary_markdown(summary: dict) -> str:
 
 def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None = None,
               work_dir: str | None = None, cfg_options: list[str] | None = None) -> dict:
-    """Train and test every fold, then write ``kfold_summary.json``/``.md`` in the work dir; returns the summary.
+    """Train and test every fold, then write ``kfold_summary.json``/``.md``; returns the summary.
 
     ``cfg_options`` are raw ``key=value`` strings, passed on to every training and test. ``data_root``
     defaults to the config's train dataset root (after ``cfg_options``); ``work_dir`` to
@@ -181,7 +181,7 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
         per_fold.append(dict(fold=index, n_train=counts['train'], n_val=counts['val'],
                              checkpoint=str(checkpoint), metrics=read_test_metrics(fold_dir / 'test')))
 
-    summary = dict(config=str(config), data_root=root, folds=folds, seed=seed,
+    summary = dict(config=str(config), data_root=root, folds=folds, seed=seed, work_dir=str(out),
                    split_dir=str(out / 'splits'), per_fold=per_fold, **summarize(per_fold))
     (out / 'kfold_summary.json').write_text(json.dumps(summary, indent=2) + '\n', encoding='utf-8')
     (out / 'kfold_summary.md').write_text(summary_markdown(summary), encoding='utf-8')

@@ -5,6 +5,7 @@ command lines work here; device-specific settings are adapted so the same config
 on a GPU machine and on a CPU-only one.
 """
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from mmengine.runner import Runner
 
 from custom.checkpoints import UnsafeCheckpointError
 from custom.config_checks import ConfigError, check_config
+from custom.distributed import adapt_distributed_to_cpu, join_cpu_process_group
 from custom.download import DownloadError
 from custom.errors import DataError
 
@@ -47,32 +49,53 @@ def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: s
 
 
 def adapt_to_device(cfg: Config) -> None:
-    """Without CUDA: no pinned memory (it needs an accelerator) and gloo instead of nccl."""
+    """Without CUDA: no pinned memory (needs an accelerator), gloo instead of nccl and a CPU DDP wrapper."""
+    adapt_distributed_to_cpu(cfg)
     if torch.cuda.is_available():
         return
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(name):
             cfg[name]['pin_memory'] = False
-    if cfg.get('env_cfg', {}).get('dist_cfg'):
-        cfg.env_cfg.dist_cfg.backend = 'gloo'
 
 
 def apply_train_options(cfg: Config, amp: bool = False, auto_scale_lr: bool = False,
                         resume: str | None = None) -> Config:
-    """--amp, --auto-scale-lr and --resume [CHECKPOINT] ('auto' = latest in work_dir)."""
+    """--amp, --auto-scale-lr and --resume [CHECKPOINT] ('auto' = latest in work_dir).
+
+    AMP needs CUDA (mmengine's AmpOptimWrapper uses torch.cuda.amp): without a GPU it stops here with a
+    clear error instead of an assertion deep inside the runner, and never silently trains in fp32.
+    """
     if amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    if cfg.get('optim_wrapper', {}).get('type') == 'AmpOptimWrapper' and not torch.cuda.is_available():
+        asked_by = '--amp' if amp else "optim_wrapper.type='AmpOptimWrapper' in the config"
+        raise ConfigError(f'{asked_by}: mixed-precision training needs a CUDA GPU (mmengine\'s '
+                          'AmpOptimWrapper uses torch.cuda.amp) and none is visible here; train in fp32 on '
+                          'the CPU by leaving out --amp.')
     if auto_scale_lr:
         if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise ValueError('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=N) '
+            raise ConfigError('--auto-scale-lr needs auto_scale_lr = dict(enable=..., base_batch_size=N) '
                              'in the config: N is the total batch size its lr was chosen for.')
         cfg.auto_scale_lr.enable = True
     if resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, latest_checkpoint(cfg.work_dir)
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
     return cfg
+
+
+def latest_checkpoint(work_dir: str | Path) -> str | None:
+    """What --resume continues from: the file named in work_dir/last_checkpoint, else the highest-numbered
+    epoch_N/iter_N checkpoint (mmengine writes last_checkpoint in place, so a kill can leave it empty)."""
+    work_dir = Path(work_dir)
+    marker = work_dir / 'last_checkpoint'
+    named = marker.read_text().strip() if marker.is_file() else ''
+    if named and Path(named).is_file():
+        return named
+    numbered = {p: re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', p.name) for p in work_dir.glob('*.pth')}
+    saved = {p: int(m.group(1)) for p, m in numbered.items() if m}
+    return str(max(saved, key=saved.get)) if saved else None
 
 
 def apply_test_options(cfg: Config, checkpoint: str, show: bool = False, show_dir: str | None = None,
@@ -87,9 +110,29 @@ def apply_test_options(cfg: Config, checkpoint: str, show: bool = False, show_di
     return cfg
 
 
+def apply_tta(cfg: Config) -> Config:
+    """--tta: wrap the model in DetTTAModel and test on original + flipped images, boxes merged by NMS."""
+    if cfg.model.get('roi_head', {}).get('mask_head'):
+        raise ConfigError('--tta: MMDetection 3.3\'s DetTTAModel merges boxes only and refuses masks; '
+                          'use it with box-only configs such as configs/kitti_faster_rcnn.py')
+    cfg.setdefault('tta_model', dict(type='DetTTAModel',
+                                     tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
+    if 'tta_pipeline' not in cfg:
+        pipeline = list(cfg.test_dataloader.dataset.pipeline)
+        pack = pipeline.pop()
+        flips = [dict(type='RandomFlip', prob=1.0), dict(type='RandomFlip', prob=0.0)]
+        meta_keys = (*pack.get('meta_keys', ()), 'flip', 'flip_direction')
+        cfg.tta_pipeline = [*pipeline, dict(type='TestTimeAug', transforms=[
+            flips, [dict(type='PackDetInputs', meta_keys=meta_keys)]])]
+    cfg.model = dict(**cfg.tta_model, module=cfg.model)
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    return cfg
+
+
 def build_runner(cfg: Config) -> Runner:
     """Checks the config, then builds the runner (a custom one when the config names `runner_type`)."""
     check_config(cfg)
+    join_cpu_process_group(cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
 

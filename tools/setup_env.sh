@@ -33,8 +33,9 @@ if compgen -G "$WHEELS/mmcv-2.1.0-*.whl" >/dev/null; then
 else
     echo "[setup] 2/3 building $(pin mmcv) with compiled ops against torch $TORCH"
     echo "[setup]     this takes about 8-9 minutes on 2 CPU cores (longer when CUDA ops are built)"
+    # --no-cache-dir: pip's own wheel cache is not keyed by torch and would hand back a build for another torch.
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-        "${PIP[@]}" wheel -q --no-deps --no-build-isolation -w "$WHEELS" "$(pin mmcv)"
+        "${PIP[@]}" wheel -q --no-cache-dir --no-deps --no-build-isolation -w "$WHEELS" "$(pin mmcv)"
 fi
 
 echo "[setup] 3/3 installing the rest of $REQUIREMENTS"

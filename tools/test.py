@@ -12,6 +12,7 @@ from mmengine.config import DictAction  # noqa: E402
 from custom.runtime import (  # noqa: E402
     add_result_dump,
     apply_test_options,
+    apply_tta,
     build_runner,
     exit_on_user_error,
     load_config,
@@ -27,6 +28,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='show prediction results in a window')
     parser.add_argument('--show-dir', help='directory (inside work_dir) where painted images are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument('--tta', action='store_true', help='test-time augmentation (flips; box-only models)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs like model.backbone.depth=101')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
@@ -41,6 +43,8 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     apply_test_options(cfg, args.checkpoint, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
+    if args.tta:
+        apply_tta(cfg)
     runner = build_runner(cfg)
     if args.out:
         add_result_dump(runner, args.out)

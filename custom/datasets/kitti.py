@@ -17,6 +17,8 @@ Conventions:
 * truncated/occluded/3D columns are read (so malformed values are caught) but not stored.
 * ``box_masks=True`` gives every instance a filled-box mask (KITTI has no masks) so KITTI can join Mask R-CNN
   training; the mask head then learns boxes for these images, a coarse signal to weigh against the extra data.
+* ``check_images`` (see custom/datasets/checks.py) checks each image file at load, so a corrupt one fails
+  here with its name rather than in a DataLoader worker.
 """
 
 import math
@@ -27,6 +29,7 @@ import numpy as np
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 
+from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
 from custom.datasets.class_map import check_class_map, resolve_label, warn_unmatched
 from custom.datasets.image_folder import clip_box, filter_images, index_images, read_image_size, read_split
 from custom.datasets.masks import mask_to_rle
@@ -105,6 +108,7 @@ class KittiDataset(BaseDetDataset):
     Args:
         class_map: source class name -> config class name (e.g. ``{'Pedestrian': 'pedestrian'}``).
         box_masks: add a filled-box ``mask`` to every instance (for pipelines with ``with_mask=True``).
+        check_images: False, True/'verify' (default, cheap) or 'decode' (see ``check_image_file``).
     """
 
     METAINFO = dict(classes=('Car', 'Pedestrian', 'Cyclist'))
@@ -116,67 +120,73 @@ class KittiDataset(BaseDetDataset):
         data_prefix: dict | None = None,
         class_map: dict | None = None,
         box_masks: bool = False,
+        check_images: bool | str = True,
         **kwargs,
     ) -> None:
         self.class_map = class_map
         self.box_masks = box_masks
+        self.check_images = check_images
+        self._images: dict[str, Path] = {}
         super().__init__(*args, data_prefix={**self.DEFAULT_PREFIX, **(data_prefix or {})}, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        classes = tuple(self.metainfo['classes'])
-        if not classes:
-            raise ValueError('KittiDataset needs metainfo=dict(classes=(...)) in the config')
-        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
-        images = index_images(self.data_prefix['img'])
         unmatched = Counter()
         data_list = []
-        for label_path in self._label_files():
-            if label_path.stem not in images:
-                raise DataError(
-                    label_path, f'no image {label_path.stem}.png/.jpg/.jpeg in {self.data_prefix["img"]}'
-                )
-            img_path = images[label_path.stem]
-            width, height = read_image_size(img_path)
-            instances = []
-            for obj in parse_kitti_label(label_path):
-                label = (
-                    None if obj['name'] == DONT_CARE else resolve_label(obj['name'], classes, self.class_map)
-                )
-                if label is None and obj['name'] != DONT_CARE:
-                    unmatched[obj['name']] += 1
-                box = clip_box(obj['box'], width, height)
-                if box[2] <= box[0] or box[3] <= box[1]:
-                    raise DataError(
-                        label_path,
-                        f'line {obj["line"]}: box {obj["box"]} lies outside the '
-                        f'{width}x{height} image {img_path.name}',
-                    )
-                instance = dict(
-                    bbox=box,
-                    bbox_label=IGNORED_REGION_LABEL if label is None else label,
-                    ignore_flag=int(label is None),
-                )
-                if self.box_masks:
-                    instance['mask'] = mask_to_rle(box_mask(box, width, height))
-                instances.append(instance)
-            data_list.append(
-                dict(
-                    img_path=str(img_path),
-                    img_id=label_path.stem,
-                    height=height,
-                    width=width,
-                    instances=instances,
-                )
-            )
+        for label_path in self.image_keys():
+            parsed = self.parse_image(label_path)
+            data_list.append(parsed.info)
+            unmatched += parsed.unmatched
+        raise_on_duplicate_ids(data_list, self.ann_file or self.data_prefix['ann'])
         warn_unmatched(
             unmatched, f'{type(self).__name__}({self.data_prefix["ann"]})', 'set to ignored regions'
         )
         return data_list
 
+    def parse_image(self, label_path: Path) -> ParsedImage:
+        """One label file and its image (after ``image_keys()``); raises DataError at its first problem."""
+        classes = tuple(self.metainfo['classes'])
+        if label_path.stem not in self._images:
+            raise DataError(
+                label_path, f'no image {label_path.stem}.png/.jpg/.jpeg in {self.data_prefix["img"]}'
+            )
+        img_path = self._images[label_path.stem]
+        width, height = read_image_size(img_path)
+        check_image_file(img_path, self.check_images)
+        instances, unmatched = [], Counter()
+        for obj in parse_kitti_label(label_path):
+            label = None if obj['name'] == DONT_CARE else resolve_label(obj['name'], classes, self.class_map)
+            if label is None and obj['name'] != DONT_CARE:
+                unmatched[obj['name']] += 1
+            box = clip_box(obj['box'], width, height)
+            if box[2] <= box[0] or box[3] <= box[1]:
+                raise DataError(
+                    label_path,
+                    f'line {obj["line"]}: box {obj["box"]} lies outside the {width}x{height} image '
+                    f'{img_path.name}',
+                )
+            instance = dict(
+                bbox=box,
+                bbox_label=IGNORED_REGION_LABEL if label is None else label,
+                ignore_flag=int(label is None),
+            )
+            if self.box_masks:
+                instance['mask'] = mask_to_rle(box_mask(box, width, height))
+            instances.append(instance)
+        info = dict(
+            img_path=str(img_path), img_id=label_path.stem, height=height, width=width, instances=instances
+        )
+        return ParsedImage(info, unmatched=unmatched)
+
     def filter_data(self) -> list[dict]:
         return filter_images(self.data_list, self.filter_cfg, self.test_mode)
 
-    def _label_files(self) -> list[Path]:
+    def image_keys(self) -> list[Path]:
+        """Label files to load (all, or those of the split file); also checks classes and indexes images."""
+        classes = tuple(self.metainfo['classes'])
+        if not classes:
+            raise ValueError('KittiDataset needs metainfo=dict(classes=(...)) in the config')
+        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
+        self._images = index_images(self.data_prefix['img'])
         label_dir = Path(self.data_prefix['ann'])
         if not label_dir.is_dir():
             raise DataError(label_dir, 'label folder not found (check data_root and data_prefix ann=...)')

@@ -11,7 +11,9 @@ Box decision: each instance's box is the extent of its mask, not the hand-drawn 
 are what Mask R-CNN learns, so box and mask must agree; on the real data 407 of 423 annotation boxes equal
 the mask extent and 16 differ by 1-6 px. The annotation is still cross-checked: its object count must equal
 the number of mask ids (exactly 1..N), its image size must match, and each of its boxes must lie within
-``box_tolerance`` px of the mask extent, otherwise loading fails with a ``DataError`` naming the file.
+``box_tolerance`` px of the mask extent, otherwise loading fails with a ``DataError`` naming the file
+(smaller differences are warnings of tools/validate_dataset.py). ``check_images`` (see
+custom/datasets/checks.py) checks each image file so a corrupt one fails here, not in a DataLoader worker.
 """
 
 import re
@@ -23,6 +25,7 @@ from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from PIL import Image, UnidentifiedImageError
 
+from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
 from custom.datasets.masks import mask_extent_box, mask_to_rle
 from custom.errors import DataError
 
@@ -157,21 +160,27 @@ class PennFudanDataset(BaseDetDataset):
     ``ann_file`` is a split file with one image stem per line (e.g. ``FudanPed00001``); '' = all images.
     ``data_prefix`` keys: ``img`` (PNGImages/), ``mask`` (PedMasks/), ``ann`` (Annotation/).
     ``box_tolerance``: largest allowed difference in px between an annotation box and its mask extent.
+    ``check_images``: False, True/'verify' (default, cheap) or 'decode' (see ``check_image_file``).
     """
 
     METAINFO = {'classes': ('pedestrian',), 'palette': [(220, 20, 60)]}
     DEFAULT_PREFIX = {'img': 'PNGImages/', 'mask': 'PedMasks/', 'ann': 'Annotation/'}
 
-    def __init__(self, *args, data_prefix: dict | None = None, box_tolerance: float = 10, **kwargs) -> None:
+    def __init__(self, *args, data_prefix: dict | None = None, box_tolerance: float = 10,
+                 check_images: bool | str = True, **kwargs) -> None:
         self.box_tolerance = box_tolerance
+        self.check_images = check_images
         prefix = dict(self.DEFAULT_PREFIX)
         prefix.update({k: v for k, v in (data_prefix or {}).items() if k != 'img_path'})
         super().__init__(*args, data_prefix=prefix, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        return [self._load_image_info(stem) for stem in self._read_stems()]
+        infos = [self.parse_image(stem).info for stem in self.image_keys()]
+        raise_on_duplicate_ids(infos, self.ann_file or self.data_prefix['img'])
+        return infos
 
-    def _read_stems(self) -> list[str]:
+    def image_keys(self) -> list[str]:
+        """Stems of the images to load: those of the split file, or every PNG when ``ann_file`` is ''."""
         img_dir = Path(self.data_prefix['img'])
         if not self.ann_file:
             if not img_dir.is_dir():
@@ -197,12 +206,14 @@ class PennFudanDataset(BaseDetDataset):
             raise DataError(split_file, 'split file lists no images')
         return stems
 
-    def _load_image_info(self, stem: str) -> dict:
+    def parse_image(self, stem: str) -> ParsedImage:
+        """The image's middle-format info; raises DataError at its first problem."""
         img_path = Path(self.data_prefix['img']) / f'{stem}.png'
         mask_path = Path(self.data_prefix['mask']) / f'{stem}_mask.png'
         ann_path = Path(self.data_prefix['ann']) / f'{stem}.txt'
 
         width, height = _image_size(img_path)
+        check_image_file(img_path, self.check_images)
         ann = parse_annotation(ann_path)
         id_mask = _read_id_mask(mask_path)
 
@@ -222,27 +233,34 @@ class PennFudanDataset(BaseDetDataset):
         if ids != list(range(1, len(ids) + 1)):
             raise DataError(mask_path, f'instance ids must be 1..{len(ids)}, found {ids}')
 
-        instances = []
+        instances, warnings = [], []
         for instance_id, ann_box in zip(ids, ann.boxes, strict=True):
             mask = id_mask == instance_id
             box = mask_extent_box(mask)
-            self._check_box(ann_path, instance_id, ann_box, box)
+            if disagreement := self._check_box(ann_path, instance_id, ann_box, box):
+                warnings.append(disagreement)
             instances.append({'bbox': box, 'bbox_label': 0, 'ignore_flag': 0, 'mask': mask_to_rle(mask)})
-        return {'img_path': str(img_path), 'img_id': stem, 'height': height, 'width': width,
+        info = {'img_path': str(img_path), 'img_id': stem, 'height': height, 'width': width,
                 'instances': instances}
+        return ParsedImage(info, warnings=warnings)
 
-    def _check_box(self, ann_path: Path, number: int, ann_box: Box, mask_box: list[float]) -> None:
+    def _check_box(
+        self, ann_path: Path, number: int, ann_box: Box, mask_box: list[float]
+    ) -> DataError | None:
+        """Raises when the box is farther than box_tolerance from the mask extent; a smaller difference is
+        returned as a warning (the mask extent is used)."""
         x1, y1, x2, y2 = ann_box
         converted = (x1 - 1, y1 - 1, x2, y2)  # 1-based inclusive -> 0-based, x2/y2 exclusive
         difference = max(abs(a - m) for a, m in zip(converted, mask_box, strict=True))
+        if difference == 0:
+            return None
+        mx1, my1, mx2, my2 = mask_box
+        problem = (f'object {number} box {_format_box(ann_box)} differs from its mask extent '
+                   f'{_format_box((mx1 + 1, my1 + 1, mx2, my2))} by {difference:g} px '
+                   f'(box_tolerance={self.box_tolerance:g})')
         if difference > self.box_tolerance:
-            mx1, my1, mx2, my2 = mask_box
-            raise DataError(
-                ann_path,
-                f'object {number} box {_format_box(ann_box)} differs from its mask extent '
-                f'{_format_box((mx1 + 1, my1 + 1, mx2, my2))} by {difference:g} px '
-                f'(box_tolerance={self.box_tolerance:g})',
-            )
+            raise DataError(ann_path, problem)
+        return DataError(ann_path, f'{problem}; the mask extent is used')
 
     def filter_data(self) -> list[dict]:
         """Honour ``filter_cfg`` keys ``filter_empty_gt`` and ``min_size`` (no filtering in test mode)."""

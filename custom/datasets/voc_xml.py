@@ -24,6 +24,8 @@ Conventions:
   k-th ``<object>`` of the XML (all objects, in file order), 0 background, 255 boundary/void (belongs to no
   mask). An object without pixels (ids may skip numbers) keeps its box with ``ignore_flag=1`` and an empty
   mask.
+* ``check_images`` (see custom/datasets/checks.py) checks each image file at load, so a corrupt one fails
+  here with its name rather than in a DataLoader worker.
 """
 
 import logging
@@ -37,6 +39,7 @@ from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 from PIL import Image
 
+from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
 from custom.datasets.class_map import check_class_map, resolve_label, warn_unmatched
 from custom.datasets.image_folder import clip_box, filter_images, index_images, read_image_size, read_split
 from custom.datasets.masks import mask_to_rle
@@ -141,6 +144,7 @@ class VOCXMLDataset(BaseDetDataset):
     Args:
         with_mask: also load instance masks from ``data_prefix['seg']`` (SegmentationObject/ by default).
         class_map: source class name -> config class name, applied before matching ``metainfo['classes']``.
+        check_images: False, True/'verify' (default, cheap) or 'decode' (see ``check_image_file``).
     """
 
     METAINFO = dict(classes=VOC_CLASSES)
@@ -152,25 +156,24 @@ class VOCXMLDataset(BaseDetDataset):
         data_prefix: dict | None = None,
         with_mask: bool = False,
         class_map: dict | None = None,
+        check_images: bool | str = True,
         **kwargs,
     ) -> None:
         self.with_mask = with_mask
         self.class_map = class_map
+        self.check_images = check_images
+        self._images: dict[str, Path] = {}
         super().__init__(*args, data_prefix={**self.DEFAULT_PREFIX, **(data_prefix or {})}, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        classes = tuple(self.metainfo['classes'])
-        if not classes:
-            raise ValueError('VOCXMLDataset needs metainfo=dict(classes=(...)) in the config')
-        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
-        images = index_images(self.data_prefix['img'])
         skipped, maskless = Counter(), 0
         data_list = []
-        for xml_path in self._xml_files():
-            info, skipped_here, maskless_here = self._parse_image(xml_path, images, classes)
-            data_list.append(info)
-            skipped += skipped_here
-            maskless += maskless_here
+        for xml_path in self.image_keys():
+            parsed = self.parse_image(xml_path)
+            data_list.append(parsed.info)
+            skipped += parsed.unmatched
+            maskless += len(parsed.warnings)  # the only warnings: objects without mask pixels
+        raise_on_duplicate_ids(data_list, self.ann_file or self.data_prefix['ann'])
         owner = f'{type(self).__name__}({self.data_prefix["ann"]})'
         warn_unmatched(skipped, owner, 'skipped')
         if maskless:
@@ -185,7 +188,13 @@ class VOCXMLDataset(BaseDetDataset):
     def filter_data(self) -> list[dict]:
         return filter_images(self.data_list, self.filter_cfg, self.test_mode)
 
-    def _xml_files(self) -> list[Path]:
+    def image_keys(self) -> list[Path]:
+        """The XML files to load (all, or those of the split file); also checks classes and indexes images."""
+        classes = tuple(self.metainfo['classes'])
+        if not classes:
+            raise ValueError('VOCXMLDataset needs metainfo=dict(classes=(...)) in the config')
+        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
+        self._images = index_images(self.data_prefix['img'])
         ann_dir = Path(self.data_prefix['ann'])
         if not ann_dir.is_dir():
             raise DataError(ann_dir, 'annotation folder not found (check data_root and data_prefix ann=...)')
@@ -197,12 +206,13 @@ class VOCXMLDataset(BaseDetDataset):
                 raise DataError(self.ann_file, f'lists {xml_path.stem!r} but {xml_path} does not exist')
         return xml_files
 
-    def _parse_image(
-        self, xml_path: Path, images: dict[str, Path], classes: tuple
-    ) -> tuple[dict, Counter, int]:
+    def parse_image(self, xml_path: Path) -> ParsedImage:
+        """One XML file and its image (after ``image_keys()``); raises DataError at its first problem."""
+        classes = tuple(self.metainfo['classes'])
         record = parse_voc_xml(xml_path)
-        img_path = self._find_image(xml_path, record['filename'], images)
+        img_path = self._find_image(xml_path, record['filename'], self._images)
         width, height = read_image_size(img_path)
+        check_image_file(img_path, self.check_images)
         if record['width'] and record['height'] and (record['width'], record['height']) != (width, height):
             raise DataError(
                 xml_path,
@@ -210,7 +220,7 @@ class VOCXMLDataset(BaseDetDataset):
                 f'{width}x{height} (were the images resized after labelling?)',
             )
         object_ids = self._load_object_ids(xml_path.stem, len(record['objects']), width, height)
-        skipped, maskless, instances = Counter(), 0, []
+        skipped, maskless, instances = Counter(), [], []
         for index, obj in enumerate(record['objects'], start=1):
             label = resolve_label(obj['name'], classes, self.class_map)
             if label is None:
@@ -224,14 +234,16 @@ class VOCXMLDataset(BaseDetDataset):
             if object_ids is not None:
                 mask = object_ids == index
                 if not mask.any():
-                    maskless += 1
+                    maskless.append(DataError(
+                        xml_path, f'<object> #{index} ({obj["name"]}) has no pixels in its '
+                                  'SegmentationObject PNG; kept as ignored (ignore_flag=1)'))
                     instance['ignore_flag'] = 1
                 instance['mask'] = mask_to_rle(mask)
             instances.append(instance)
         info = dict(
             img_path=str(img_path), img_id=xml_path.stem, height=height, width=width, instances=instances
         )
-        return info, skipped, maskless
+        return ParsedImage(info, unmatched=skipped, warnings=maskless)
 
     @staticmethod
     def _find_image(xml_path: Path, filename: str, images: dict[str, Path]) -> Path:

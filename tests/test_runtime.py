@@ -1,0 +1,70 @@
+"""How tools/train.py and tools/test.py turn flags into config changes (custom/runtime.py)."""
+
+import pytest
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
+from mmengine.dataset import Compose
+
+from custom.config_checks import ConfigError
+from custom.runtime import apply_test_options, apply_train_options, apply_tta, load_config
+
+PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
+KITTI = 'configs/kitti_faster_rcnn.py'
+
+
+def test_work_dir_comes_from_the_flag_else_the_config_name():
+    assert load_config(PENNFUDAN).work_dir == 'work_dirs/pennfudan_maskrcnn'
+    assert load_config(PENNFUDAN, work_dir='/tmp/elsewhere').work_dir == '/tmp/elsewhere'
+
+
+def test_cfg_options_override_nested_settings():
+    cfg = load_config(PENNFUDAN, {'train_cfg.max_epochs': 3, 'optim_wrapper.optimizer.lr': 0.01})
+    assert cfg.train_cfg.max_epochs == 3 and cfg.optim_wrapper.optimizer.lr == 0.01
+
+
+def test_without_cuda_loaders_do_not_pin_memory_and_distributed_runs_use_gloo():
+    cfg = load_config(PENNFUDAN)
+    assert cfg.train_dataloader.pin_memory is False and cfg.val_dataloader.pin_memory is False
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+
+
+def test_resume_flag_without_a_path_resumes_from_the_latest_checkpoint_instead_of_load_from():
+    cfg = apply_train_options(load_config(PENNFUDAN), resume='auto')
+    assert cfg.resume is True and cfg.load_from is None
+    cfg = apply_train_options(load_config(PENNFUDAN), resume='work_dirs/x/epoch_3.pth')
+    assert cfg.resume is True and cfg.load_from == 'work_dirs/x/epoch_3.pth'
+
+
+def test_show_dir_turns_on_drawing_in_the_visualization_hook():
+    cfg = apply_test_options(load_config(PENNFUDAN), 'best.pth', show_dir='painted')
+    assert cfg.load_from == 'best.pth'
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.default_hooks.visualization.test_out_dir == 'painted'
+
+
+def test_tta_wraps_a_box_model_and_tests_flipped_and_original_images():
+    cfg = apply_tta(load_config(KITTI))
+    assert cfg.model.type == 'DetTTAModel' and cfg.model.module.type == 'FasterRCNN'
+    register_all_modules()
+    cfg.model.module.backbone.init_cfg = None
+    assert MODELS.build(cfg.model) is not None
+    pipeline = Compose(cfg.test_dataloader.dataset.pipeline)
+    assert type(pipeline.transforms[-1]).__name__ == 'TestTimeAug'
+
+
+def test_tta_with_a_mask_model_is_refused_with_the_reason():
+    with pytest.raises(ConfigError, match='merges boxes only'):
+        apply_tta(load_config(PENNFUDAN))
+
+
+def test_resume_auto_uses_the_newest_checkpoint_when_last_checkpoint_was_left_empty(tmp_path):
+    cfg = load_config(PENNFUDAN, work_dir=str(tmp_path))
+    assert apply_train_options(cfg, resume='auto').load_from is None  # nothing to resume: start fresh
+    for name in ('epoch_1.pth', 'epoch_2.pth'):
+        (tmp_path / name).write_bytes(b'x')
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
+    cfg = apply_train_options(load_config(PENNFUDAN, work_dir=str(tmp_path)), resume='auto')
+    assert cfg.load_from == str(tmp_path / 'epoch_1.pth')
+    (tmp_path / 'last_checkpoint').write_text('')  # killed while mmengine rewrote it
+    cfg = apply_train_options(load_config(PENNFUDAN, work_dir=str(tmp_path)), resume='auto')
+    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_2.pth')

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Distributed training with PyTorch's launcher (torchrun): one process per GPU, on one or several nodes.
+#   tools/dist_train.sh CONFIG GPUS [tools/train.py options...]
+# Several nodes: run it on every node with the same MASTER_ADDR/PORT and NNODES, and NODE_RANK 0..NNODES-1:
+#   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 PORT=29500 tools/dist_train.sh configs/pennfudan_maskrcnn.py 8
+# Without CUDA the processes run on the CPU over gloo (custom/distributed.py). PYTHON picks the interpreter.
+set -euo pipefail
+if [ $# -lt 2 ]; then
+    echo "usage: [NNODES=1 NODE_RANK=0 MASTER_ADDR=127.0.0.1 PORT=29500] $0 CONFIG GPUS [train.py options]" >&2
+    exit 2
+fi
+CONFIG=$1
+GPUS=$2
+shift 2
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
+fi
+
+"$PYTHON" -m torch.distributed.run \
+    --nnodes="${NNODES:-1}" \
+    --node_rank="${NODE_RANK:-0}" \
+    --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+    --master_port="${PORT:-29500}" \
+    --nproc_per_node="$GPUS" \
+    "$REPO/tools/train.py" "$CONFIG" --launcher pytorch "$@"
