@@ -58,8 +58,10 @@ def save_untrained_checkpoint(config: str, path: Path) -> Path:
     """The model exactly as training starts it (same seed and weight init), saved as a checkpoint."""
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
+    from mmengine.logging import MMLogger
     from mmengine.runner import set_random_seed
 
+    MMLogger.get_instance('untrained_baseline', log_level='WARNING')  # init_weights logs every parameter
     cfg = Config.fromfile(config)
     register_all_modules()
     set_random_seed(cfg.get('randomness', {}).get('seed', 0))

@@ -5,13 +5,15 @@ command lines work here; device-specific settings are adapted so the same config
 on a GPU machine and on a CPU-only one.
 """
 
+import argparse
+import os
 import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from custom.checkpoints import UnsafeCheckpointError
@@ -31,6 +33,22 @@ def exit_on_user_error(main: Callable[[], None]) -> None:
     except USER_ERRORS as error:
         print(f'error: {error}', file=sys.stderr)
         sys.exit(1)
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags that tools/train.py and tools/test.py share (as in MMDetection): --cfg-options, --launcher."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs like model.backbone.depth=101')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parses the command line; torch.distributed.launch passes the rank as a flag, torchrun in LOCAL_RANK."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,

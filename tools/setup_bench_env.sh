@@ -6,7 +6,7 @@
 # setup_env.sh looks for a wheel built against this torch. About a second once .venv-bench is up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=.venv-bench
+VENV="$PWD/.venv-bench"  # absolute: the mmcv build below runs from its source folder
 REQUIREMENTS=requirements-bench.txt
 PYTHON=${PYTHON:-python3}
 pin() { grep -E "^$1==" "$REQUIREMENTS" | head -n 1; }

@@ -1,21 +1,20 @@
 """Evaluate a checkpoint on a config's test set; same flags as MMDetection's tools/test.py."""
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmengine.config import DictAction  # noqa: E402
-
 from custom.runtime import (  # noqa: E402
     add_result_dump,
+    add_runner_arguments,
     apply_test_options,
     apply_tta,
     build_runner,
     exit_on_user_error,
     load_config,
+    parse_runner_args,
 )
 
 
@@ -29,14 +28,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--show-dir', help='directory (inside work_dir) where painted images are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (flips; box-only models)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs like model.backbone.depth=101')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser)
 
 
 def main() -> None:

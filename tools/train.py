@@ -1,15 +1,19 @@
 """Train a detector from a config; same flags as MMDetection's tools/train.py."""
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mmengine.config import DictAction  # noqa: E402
-
-from custom.runtime import apply_train_options, build_runner, exit_on_user_error, load_config  # noqa: E402
+from custom.runtime import (  # noqa: E402
+    add_runner_arguments,
+    apply_train_options,
+    build_runner,
+    exit_on_user_error,
+    load_config,
+    parse_runner_args,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,14 +24,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint; without a value, from the latest in work_dir')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs like model.backbone.depth=101')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser)
 
 
 def main() -> None:
