@@ -61,11 +61,13 @@ def test_run_stopped_after_epoch_1_resumes_at_epoch_2_with_the_same_optimizer_st
 
     assert (recorder.epoch, recorder.iter) == (1, saved['meta']['iter'])
     expected = saved['optimizer']['state']
-    assert expected, 'SGD with momentum keeps a momentum buffer per parameter'
+    assert expected, 'the optimizer keeps state per parameter (momentum or Adam moments)'
     assert recorder.optimizer_state['state'].keys() == expected.keys()
     for key, state in expected.items():
         resumed = recorder.optimizer_state['state'][key]
-        assert torch.equal(resumed['momentum_buffer'], state['momentum_buffer'])
+        assert resumed.keys() == state.keys()
+        assert all(torch.equal(torch.as_tensor(resumed[name]), torch.as_tensor(value))
+                   for name, value in state.items())
     assert load_checkpoint_file(work_dir / 'epoch_2.pth')['meta']['epoch'] == 2
     assert not (work_dir / 'epoch_3.pth').exists()
 
