@@ -71,3 +71,28 @@ def test_concat_refuses_a_source_with_different_classes(mixed_cfg):
         pytest.raises(ValueError, match='2-th dataset does not match'),
     ):
         DATASETS.build(mixed_cfg.train_dataloader.dataset)
+
+
+@pytest.mark.slow
+def test_mixed_config_trains_and_validates_on_all_three_sources(mixed_cfg, pennfudan_root, tmp_path):
+    from custom.runtime import build_runner
+
+    cfg = mixed_cfg
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.load_from = None
+    cfg.model.backbone.init_cfg = None
+    cfg.train_cfg.max_epochs = 1
+    cfg.default_hooks.visualization.draw = False
+    cfg.train_dataloader.update(batch_size=3, num_workers=0, persistent_workers=False, pin_memory=False)
+    for source in cfg.train_dataloader.dataset.datasets:
+        source.pipeline[2].scale = (160, 128)  # Resize: small images keep the CPU step short
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        loader.update(num_workers=0, persistent_workers=False, pin_memory=False)
+        loader.dataset.data_root = f'{pennfudan_root}/'
+        loader.dataset.pipeline[1].scale = (160, 128)
+    runner = build_runner(cfg)
+    runner.train()
+    assert len(runner.train_dataloader.dataset.datasets) == 3
+    assert runner.train_loop.iter == len(runner.train_dataloader) > 0
+    assert 'val/coco/segm_mAP' in runner.message_hub.log_scalars
+    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
