@@ -24,10 +24,12 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import torch
 
+from custom.errors import UserError
+
 PROJECT_CONFIG = 'configs/pennfudan_maskrcnn.py'
 
 
-class BenchmarkError(RuntimeError):
+class BenchmarkError(UserError, RuntimeError):
     """The benchmark cannot run here (missing torchvision, no images, no CUDA for --device cuda)."""
 
 
@@ -56,11 +58,18 @@ class Sample:
 
 def load_samples(data_root: str | Path, count: int, size: tuple[int, int]) -> list[Sample]:
     """The first `count` images of a Penn-Fudan-layout folder with their masks, resized to size=(W, H)."""
+    from custom.datasets.masks import mask_extent_box
     from custom.datasets.pennfudan import PennFudanDataset
 
     dataset = PennFudanDataset(data_root=f'{Path(data_root)}/', ann_file='', lazy_init=True,
                                filter_cfg=None, pipeline=[])
-    infos = [info for info in dataset.load_data_list() if info['instances']][:count]
+    infos = []
+    for stem in dataset.image_keys():  # parses only as many images as needed
+        if len(infos) >= count:
+            break
+        info = dataset.parse_image(stem).info
+        if info['instances']:
+            infos.append(info)
     if len(infos) < count:
         raise BenchmarkError(f'{data_root}: needs {count} images with pedestrians, found {len(infos)}')
     width, height = size
@@ -71,14 +80,9 @@ def load_samples(data_root: str | Path, count: int, size: tuple[int, int]) -> li
                                      interpolation=cv2.INTER_NEAREST) for inst in info['instances']])
         keep = masks.reshape(len(masks), -1).any(axis=1)
         masks = masks[keep]
-        boxes = np.array([mask_box(mask) for mask in masks], dtype=np.float32)
+        boxes = np.array([mask_extent_box(mask) for mask in masks], dtype=np.float32)
         samples.append(Sample(image, boxes, masks))
     return samples
-
-
-def mask_box(mask: np.ndarray) -> list[float]:
-    ys, xs = np.nonzero(mask)
-    return [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
 
 
 def batches(samples: list[Sample], batch_size: int) -> list[list[Sample]]:

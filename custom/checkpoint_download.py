@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlparse
 
-from custom.download import ChecksumError, DownloadError, digest_matches, download_file, file_digest
+from custom.download import ChecksumError, DownloadError, download_file
 
 CHECKPOINT_DIR_ENV = 'MMDET_CHECKPOINT_DIR'
 # OpenMMLab and torchvision names end in '-<first hex digits of the sha256>.pth',
@@ -26,39 +26,28 @@ def default_cache_dir() -> Path:
     return Path(torch.hub.get_dir()) / 'checkpoints'
 
 
-def _check_name_hash(path: Path, expected_prefix: str | None) -> Path:
-    if expected_prefix:
-        actual = file_digest(path)
-        if not digest_matches(actual, expected_prefix):
-            raise ChecksumError(f'{path} has sha256 {actual}, but its name says it starts with '
-                                f'{expected_prefix}: the file is damaged; delete it and download it again')
-    return path
-
-
 def fetch_checkpoint(url: str, cache_dir: str | Path | None = None, timeout: float = 30) -> Path:
     """Local path of the checkpoint at ``url``: ``$MMDET_CHECKPOINT_DIR/<name>`` if present, else the cache
-    (``cache_dir`` or the torch hub one), downloading into it when missing."""
+    (``cache_dir`` or the torch hub one), downloading into it when missing.
+
+    A file already on disk whose sha256 does not start with the hash in its name raises a DataError."""
     if urlparse(url).scheme not in ('http', 'https'):
         raise ValueError(f'fetch_checkpoint expects an http(s) URL, got {url!r}')
     name = Path(urlparse(url).path).name
     expected_prefix = sha256_prefix_from_name(name)
 
     override_dir = os.environ.get(CHECKPOINT_DIR_ENV)
+    local_path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / name
     if override_dir and (Path(override_dir) / name).is_file():
-        return _check_name_hash(Path(override_dir) / name, expected_prefix)
-
-    cache_path = Path(cache_dir if cache_dir is not None else default_cache_dir()) / name
-    if cache_path.is_file():
-        return _check_name_hash(cache_path, expected_prefix)
-    print(f'downloading checkpoint {url} -> {cache_path}')
+        local_path = Path(override_dir) / name
     try:
-        return download_file(url, cache_path, sha256=expected_prefix, timeout=timeout)
+        return download_file(url, local_path, sha256=expected_prefix, timeout=timeout, on_mismatch='raise')
     except ChecksumError:
         raise
     except DownloadError as err:
         raise DownloadError(
             f'could not download {url} ({err.reason}).\n'
-            f'Either put the file at {cache_path}'
+            f'Either put the file at {local_path}'
             + (f' (or in ${CHECKPOINT_DIR_ENV}={override_dir})' if override_dir else '')
             + ', or set load_from=<local path> (e.g. --cfg-options load_from=/path/to/file.pth), '
             'or set load_from=None to train from the ImageNet/backbone init.') from err

@@ -24,6 +24,8 @@ from mmengine.fileio.io import backend_instances
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from custom.errors import UserError
+
 # Everything an mmengine 0.10 / mmdet 3.x checkpoint (and OpenMMLab's model-zoo files) pickles
 # beyond tensors and builtins: the message hub's HistoryBuffer and the numpy values inside it.
 SAFE_GLOBALS = [
@@ -52,7 +54,7 @@ torch.serialization.add_safe_globals([*SAFE_GLOBALS, (history_buffer_statistic, 
 ALLOWED_NAMES = {f'{g.__module__}.{g.__qualname__}' for g in SAFE_GLOBALS} | {'builtins.getattr'}
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
     """A checkpoint pickles Python objects outside the allow-list, so it was not loaded."""
 
 

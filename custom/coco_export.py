@@ -16,6 +16,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
+from custom.datasets.masks import to_rle
 from custom.errors import DataError
 
 MASK_FORMATS = ('rle', 'polygon')
@@ -85,27 +86,13 @@ def _annotation(
     )
     if instance.get('mask') is None:
         return annotation
-    rle = _to_compressed_rle(instance['mask'], height, width)
+    rle = to_rle(instance['mask'], height, width, info['img_path'])
     mask_area = float(mask_utils.area(rle))
     if mask_area > 0:
         annotation['area'] = mask_area
     polygons = mask_to_polygons(mask_utils.decode(rle)) if mask_format == 'polygon' else []
-    annotation['segmentation'] = polygons or dict(
-        size=[int(s) for s in rle['size']], counts=rle['counts'].decode('ascii')
-    )
+    annotation['segmentation'] = polygons or rle
     return annotation
-
-
-def _to_compressed_rle(mask, height: int, width: int) -> dict:
-    """Compressed RLE (bytes counts) of a middle-format mask: RLE with str/bytes/list counts, or polygons."""
-    if isinstance(mask, dict):
-        if isinstance(mask['counts'], list):  # uncompressed RLE
-            return mask_utils.frPyObjects(mask, height, width)
-        counts = mask['counts']
-        return dict(
-            size=list(mask['size']), counts=counts.encode('ascii') if isinstance(counts, str) else counts
-        )
-    return mask_utils.merge(mask_utils.frPyObjects(mask, height, width))  # list of polygons
 
 
 def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:

@@ -7,8 +7,10 @@ from pathlib import Path
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from custom.errors import UserError
 
-class ConfigError(ValueError):
+
+class ConfigError(UserError, ValueError):
     """A config mistake found before the runner is built."""
 
 

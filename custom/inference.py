@@ -5,7 +5,6 @@ Built on mmdet's init_detector / inference_detector, so a script can do the same
 """
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 from mmdet.apis import inference_detector, init_detector
 from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
 from tqdm import tqdm
 
 from custom.datasets.masks import mask_to_rle
@@ -42,15 +42,22 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     return files
 
 
-def detections(result: DetDataSample, classes: tuple[str, ...], score_thr: float) -> list[dict]:
-    """The predictions above score_thr as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE)."""
-    pred = result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
+def confident(result: DetDataSample, score_thr: float) -> InstanceData:
+    """The predictions scoring at least score_thr, on the CPU (masks are copied from the GPU once)."""
+    return result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
+
+
+def class_name(classes: tuple[str, ...], label: int) -> str:
+    return classes[label] if label < len(classes) else str(label)
+
+
+def detections(pred: InstanceData, classes: tuple[str, ...]) -> list[dict]:
+    """Predictions as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE)."""
     masks = pred.masks.numpy() if 'masks' in pred else None
     out = []
     for i in range(len(pred)):
         label = int(pred.labels[i])
-        item = {'label': label, 'class': classes[label] if label < len(classes) else str(label),
-                'score': round(float(pred.scores[i]), 4),
+        item = {'label': label, 'class': class_name(classes, label), 'score': round(float(pred.scores[i]), 4),
                 'bbox': [round(float(v), 1) for v in pred.bboxes[i]]}
         if masks is not None:
             item['mask'] = mask_to_rle(masks[i])
@@ -58,10 +65,8 @@ def detections(result: DetDataSample, classes: tuple[str, ...], score_thr: float
     return out
 
 
-def draw_overlay(image: np.ndarray, result: DetDataSample, classes: tuple[str, ...],
-                 score_thr: float) -> np.ndarray:
+def draw_overlay(image: np.ndarray, pred: InstanceData, classes: tuple[str, ...]) -> np.ndarray:
     """BGR image with translucent masks, boxes and 'class score' labels."""
-    pred = result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
     canvas = image.copy()
     rng = np.random.default_rng(0)
     for i in range(len(pred)):
@@ -71,25 +76,19 @@ def draw_overlay(image: np.ndarray, result: DetDataSample, classes: tuple[str, .
             canvas[mask] = (0.5 * canvas[mask] + 0.5 * np.array(color)).astype(np.uint8)
         x1, y1, x2, y2 = (int(round(float(v))) for v in pred.bboxes[i])
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
-        label = int(pred.labels[i])
-        name = classes[label] if label < len(classes) else str(label)
-        cv2.putText(canvas, f'{name} {float(pred.scores[i]):.2f}', (x1, max(y1 - 4, 10)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+        cv2.putText(canvas, f'{class_name(classes, int(pred.labels[i]))} {float(pred.scores[i]):.2f}',
+                    (x1, max(y1 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
     return canvas
 
 
-def video_frames(path: Path) -> Iterator[np.ndarray]:
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise DataError(path, 'cannot open the video')
-    try:
-        while True:
-            ok, frame = capture.read()
-            if not ok:
-                return
-            yield frame
-    finally:
-        capture.release()
+def unique_stem(path: Path, taken: set[str]) -> str:
+    """The file's stem, with _2, _3, ... appended when another input already used it (a/x.jpg, b/x.png)."""
+    stem, n = path.stem, 1
+    while stem in taken:
+        n += 1
+        stem = f'{path.stem}_{n}'
+    taken.add(stem)
+    return stem
 
 
 def run_inference(config: str, checkpoint: str | None, inputs: list[str | Path], out_dir: str | Path,
@@ -100,35 +99,44 @@ def run_inference(config: str, checkpoint: str | None, inputs: list[str | Path],
     model = init_detector(config, checkpoint, device=device or default_device())
     classes = tuple(model.dataset_meta.get('classes', ()))
     results = {'config': str(config), 'checkpoint': checkpoint, 'score_thr': score_thr, 'items': []}
+    taken: set[str] = set()
     for path in tqdm(expand_inputs(inputs), desc='inference', unit='file'):
+        stem = unique_stem(path, taken)
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            results['items'] += infer_video(model, path, out_dir, classes, score_thr)
+            results['items'] += infer_video(model, path, out_dir / f'{stem}_overlay.mp4', classes, score_thr)
             continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise DataError(path, 'cannot read the image (corrupt or unsupported format)')
-        result = inference_detector(model, image)
-        cv2.imwrite(str(out_dir / f'{path.stem}.png'), draw_overlay(image, result, classes, score_thr))
-        results['items'].append({'file': str(path), 'detections': detections(result, classes, score_thr)})
+        pred = confident(inference_detector(model, image), score_thr)
+        cv2.imwrite(str(out_dir / f'{stem}.png'), draw_overlay(image, pred, classes))
+        results['items'].append({'file': str(path), 'overlay': f'{stem}.png',
+                                 'detections': detections(pred, classes)})
     (out_dir / 'results.json').write_text(json.dumps(results, indent=1))
     return results
 
 
-def infer_video(model: torch.nn.Module, path: Path, out_dir: Path, classes: tuple[str, ...],
+def infer_video(model: torch.nn.Module, path: Path, out_file: Path, classes: tuple[str, ...],
                 score_thr: float) -> list[dict]:
+    """Runs every frame; writes the overlaid video to out_file (closed even when inference fails)."""
     capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DataError(path, 'cannot open the video')
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-    capture.release()
     writer, items = None, []
-    for index, frame in enumerate(video_frames(path)):
-        result = inference_detector(model, frame)
-        if writer is None:
-            height, width = frame.shape[:2]
-            writer = cv2.VideoWriter(str(out_dir / f'{path.stem}_overlay.mp4'),
-                                     cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
-        writer.write(draw_overlay(frame, result, classes, score_thr))
-        found = detections(result, classes, score_thr)
-        items.append({'file': str(path), 'frame': index, 'detections': found})
-    if writer is not None:
-        writer.release()
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            pred = confident(inference_detector(model, frame), score_thr)
+            if writer is None:
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(str(out_file), cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
+            writer.write(draw_overlay(frame, pred, classes))
+            items.append({'file': str(path), 'frame': len(items), 'detections': detections(pred, classes)})
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
     return items

@@ -19,8 +19,6 @@ global state (loggers, message hubs, registries' scopes) leaks from one fold's r
 import argparse
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,24 +26,24 @@ from mmengine.config import Config, DictAction
 
 from custom.config_checks import ConfigError
 from custom.datasets.splits import list_stems
-from custom.errors import DataError
+from custom.errors import DataError, UserError
 from custom.runtime import load_config
+from custom.tool_steps import ToolFailedError, find_checkpoint, read_test_metrics, run_tool
 
-REPO = Path(__file__).resolve().parents[1]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 METRIC_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50')
 
 
-class FoldFailedError(RuntimeError):
+class FoldFailedError(UserError, RuntimeError):
     """A fold's tools/train.py or tools/test.py subprocess exited with an error."""
 
 
 def make_folds(stems: list[str], k: int, seed: int = 0) -> list[list[str]]:
     """``k`` disjoint, sorted val folds covering ``stems``; the same seed always deals the same folds."""
     if k < 2:
-        raise ValueError(f'k-fold needs at least 2 folds, got {k}')
+        raise ConfigError(f'k-fold needs at least 2 folds, got {k}')
     if k > len(stems):
-        raise ValueError(f'{k} folds need at least {k} images, got {len(stems)}')
+        raise ConfigError(f'{k} folds need at least {k} images, got {len(stems)}')
     shuffled = sorted(stems)
     random.Random(seed).shuffle(shuffled)
     return [sorted(shuffled[i::k]) for i in range(k)]
@@ -102,35 +100,6 @@ def fold_overrides(cfg: Config, data_root: str, split_files: dict[str, Path]) ->
     return overrides
 
 
-def find_checkpoint(fold_dir: Path) -> Path:
-    """The fold's best checkpoint (best segm mAP, else any best_*), else the last one saved."""
-    for pattern in ('best_coco_segm_mAP_epoch_*.pth', 'best_*.pth'):
-        best = sorted(fold_dir.glob(pattern))
-        if best:
-            return best[-1]
-    last = fold_dir / 'last_checkpoint'
-    if last.is_file():
-        return Path(last.read_text().strip())
-    raise FileNotFoundError(f'{fold_dir}: no checkpoint was saved')
-
-
-def read_test_metrics(test_dir: Path) -> dict[str, float]:
-    """The metrics tools/test.py logged to ``test_dir/<timestamp>/<timestamp>.json`` (latest run)."""
-    logs = sorted(p for p in test_dir.glob('*/*.json') if p.stem == p.parent.name)
-    if not logs:
-        raise FileNotFoundError(f'{test_dir}: tools/test.py wrote no metrics json')
-    logged = json.loads(logs[-1].read_text().splitlines()[-1])
-    return {key: float(logged[key]) for key in METRIC_KEYS if key in logged}
-
-
-def run_tool(tool: str, args: list[str], fold: int) -> None:
-    """``python tools/<tool> args`` (output goes to the console); raises FoldFailedError on failure."""
-    process = subprocess.run([sys.executable, str(REPO / 'tools' / tool), *args])
-    if process.returncode != 0:
-        raise FoldFailedError(f'fold {fold}: tools/{tool} exited with status {process.returncode} '
-                              '(its output is above)')
-
-
 def summarize(per_fold: list[dict]) -> dict:
     """Mean and std (numpy's, ddof=0) over folds of every metric that all folds report."""
     names = [key for key in METRIC_KEYS if all(key in fold['metrics'] for fold in per_fold)]
@@ -174,12 +143,17 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
     for index, files in enumerate(split_files):
         fold_dir = out / f'fold{index}'
         options = ['--cfg-options', *cfg_options, *fold_overrides(cfg, root, files)]
-        run_tool('train.py', [config, '--work-dir', str(fold_dir), *options], index)
-        checkpoint = find_checkpoint(fold_dir)
-        run_tool('test.py', [config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), *options], index)
+        try:
+            run_tool('train.py', config, '--work-dir', str(fold_dir), *options)
+            checkpoint = find_checkpoint(fold_dir)
+            run_tool('test.py', config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), *options)
+        except ToolFailedError as error:
+            raise FoldFailedError(f'fold {index}: {error}') from error
         counts = {name: len(path.read_text().split()) for name, path in files.items()}
+        metrics = read_test_metrics(fold_dir / 'test')
         per_fold.append(dict(fold=index, n_train=counts['train'], n_val=counts['val'],
-                             checkpoint=str(checkpoint), metrics=read_test_metrics(fold_dir / 'test')))
+                             checkpoint=str(checkpoint),
+                             metrics={key: metrics[key] for key in METRIC_KEYS if key in metrics}))
 
     summary = dict(config=str(config), data_root=root, folds=folds, seed=seed, work_dir=str(out),
                    split_dir=str(out / 'splits'), per_fold=per_fold, **summarize(per_fold))

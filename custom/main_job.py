@@ -7,8 +7,6 @@ evaluated against the same model untrained. Each step runs the command a user wo
 """
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import torch
@@ -17,6 +15,7 @@ from mmengine.config import Config
 from custom.checkpoint_download import fetch_checkpoint
 from custom.download import DownloadError
 from custom.pennfudan_download import prepare_pennfudan
+from custom.tool_steps import ToolFailedError, find_checkpoint, read_test_metrics, run_tool
 
 PENNFUDAN_CONFIG = 'configs/pennfudan_maskrcnn.py'
 DEMO_CONFIG = 'configs/pennfudan_demo_cpu.py'
@@ -25,33 +24,10 @@ DEMO_DATA_ARGS = ['--images', '80', '--size', '160', '128', '--val', '20']
 OVERLAY_IMAGES = 6
 
 
-def run(*args: str) -> None:
-    """Runs `python <args>` and stops the job if it fails."""
-    command = 'python ' + ' '.join(args)
-    print(f'\n$ {command}', flush=True)
-    returncode = subprocess.run([sys.executable, *args]).returncode
-    if returncode:
-        raise SystemExit(f'main job stopped: `{command}` failed with exit status {returncode}')
-
-
-def best_checkpoint(work_dir: Path) -> Path:
-    """The best-segm-mAP checkpoint written by CheckpointHook, else the last one."""
-    best = sorted(work_dir.glob('best_coco_segm_mAP_epoch_*.pth'), key=lambda p: p.stat().st_mtime)
-    if best:
-        return best[-1]
-    return Path((work_dir / 'last_checkpoint').read_text().strip())
-
-
 def evaluate_checkpoint(config: str, checkpoint: Path, work_dir: Path, *extra: str) -> dict:
     """Runs tools/test.py and returns the metrics it logged."""
-    run('tools/test.py', config, str(checkpoint), '--work-dir', str(work_dir), *extra)
-    return latest_metrics(work_dir)
-
-
-def latest_metrics(work_dir: Path) -> dict:
-    """Metrics of the newest test run in work_dir (mmengine dumps them to <run>/<run>.json)."""
-    newest = max(work_dir.glob('*/*.json'), key=lambda p: p.stat().st_mtime)
-    return json.loads(newest.read_text().splitlines()[-1])
+    run_tool('test.py', config, str(checkpoint), '--work-dir', str(work_dir), *extra)
+    return read_test_metrics(work_dir)
 
 
 def save_untrained_checkpoint(config: str, path: Path) -> Path:
@@ -83,11 +59,11 @@ def pennfudan_unavailable_reason(data_root: Path) -> str | None:
 
 
 def train_test_overlays(config: str, work_dir: Path, val_images: list[Path]) -> dict:
-    run('tools/train.py', config, '--work-dir', str(work_dir))
-    best = best_checkpoint(work_dir)
+    run_tool('train.py', config, '--work-dir', str(work_dir))
+    best = find_checkpoint(work_dir)
     test_dir = work_dir / 'test'
     metrics = evaluate_checkpoint(config, best, test_dir, '--out', str(test_dir / 'predictions.pkl'))
-    run('tools/infer.py', config, str(best), *map(str, val_images), '--out-dir', str(work_dir / 'overlays'))
+    run_tool('infer.py', config, str(best), *map(str, val_images), '--out-dir', str(work_dir / 'overlays'))
     return metrics
 
 
@@ -106,7 +82,7 @@ def run_pennfudan(data_root: Path) -> None:
 
 def run_demo() -> None:
     if not (DEMO_DATA / 'splits' / 'val.txt').is_file():
-        run('tools/make_demo_data.py', str(DEMO_DATA), *DEMO_DATA_ARGS)
+        run_tool('make_demo_data.py', str(DEMO_DATA), *DEMO_DATA_ARGS)
     work_dir = Path('work_dirs/pennfudan_demo_cpu')
     untrained = save_untrained_checkpoint(DEMO_CONFIG, work_dir / 'untrained' / 'untrained.pth')
     baseline = evaluate_checkpoint(DEMO_CONFIG, untrained, work_dir / 'untrained')
@@ -126,9 +102,12 @@ def print_summary(title: str, results: dict[str, dict], work_dir: Path) -> None:
 
 def main(force_demo: bool = False, data_root: Path = Path('data/PennFudanPed')) -> None:
     reason = 'asked for with --demo' if force_demo else pennfudan_unavailable_reason(data_root)
-    if reason is None:
-        run_pennfudan(data_root)
-        return
-    print(f'\nPenn-Fudan training is not possible right now:\n  {reason}\n'
-          'Running the offline demo instead (synthetic pedestrians, CPU, a few minutes).')
-    run_demo()
+    try:
+        if reason is None:
+            run_pennfudan(data_root)
+            return
+        print(f'\nPenn-Fudan training is not possible right now:\n  {reason}\n'
+              'Running the offline demo instead (synthetic pedestrians, CPU, about 10 minutes).')
+        run_demo()
+    except ToolFailedError as error:
+        raise SystemExit(f'main job stopped: {error}') from error

@@ -6,7 +6,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from custom.download import ChecksumError, DownloadError, digest_matches, download_file, file_digest
+from custom.download import ChecksumError, DownloadError, download_file
 from custom.errors import DataError
 
 OFFICIAL_URL = 'https://www.cis.upenn.edu/~jshi/ped_html/PennFudanPed.zip'
@@ -57,23 +57,12 @@ def check_layout(root: Path, expected_images: int | None = None) -> int:
     return len(images)
 
 
-def _verify_local_zip(zip_path: Path, sha256: str | None, md5: str | None) -> None:
-    for algorithm, expected in (('sha256', sha256), ('md5', md5)):
-        if expected:
-            actual = file_digest(zip_path, algorithm)
-            if not digest_matches(actual, expected):
-                raise DataError(zip_path, f'{algorithm} is {actual}, expected {expected}: the archive is '
-                                          'damaged or not the official one; delete it to download it again')
-
-
 def _obtain_zip(zip_path: Path, url: str, sha256: str | None, md5: str | None, timeout: float) -> None:
-    if zip_path.is_file():
-        print(f'using {zip_path} (no download)')
-        _verify_local_zip(zip_path, sha256, md5)
-        return
-    print(f'downloading {url} -> {zip_path}')
+    """Use the zip on disk (a checksum mismatch raises DataError) or download it; without a sha256 to check,
+    print the one it has so it can be pinned with --sha256."""
     try:
-        download_file(url, zip_path, sha256=sha256, timeout=timeout, md5=md5)
+        download_file(url, zip_path, sha256=sha256, timeout=timeout, md5=md5, on_mismatch='raise',
+                      print_sha256=not sha256)
     except ChecksumError:
         raise
     except DownloadError as err:
@@ -101,9 +90,13 @@ def _unpack(zip_path: Path, root: Path, expected_images: int | None) -> None:
 def prepare_pennfudan(root: Path = DEFAULT_ROOT, zip_path: Path | None = None, url: str = OFFICIAL_URL,
                       sha256: str | None = EXPECTED_SHA256, md5: str | None = PUBLISHED_MD5,
                       expected_images: int | None = OFFICIAL_IMAGE_COUNT, n_train: int = 120, n_val: int = 50,
-                      seed: int = 0, timeout: float = 30) -> Path:
+                      seed: int = 0, timeout: float = 30, rewrite_splits: bool = False) -> Path:
     """Make ``root`` a checked Penn-Fudan copy with splits/; reuse the zip (``zip_path`` or
-    ``<root parent>/PennFudanPed.zip``) when it is on disk, else download it from ``url``."""
+    ``<root parent>/PennFudanPed.zip``) when it is on disk, else download it from ``url``.
+
+    splits/train.txt and splits/val.txt (``n_train``/``n_val`` images, shuffled with ``seed``) are written
+    only when one of them is missing or ``rewrite_splits`` is true, so splits made with
+    tools/make_splits.py survive a second run."""
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise DataError(root, 'is a file; the dataset root must be a folder')
@@ -119,12 +112,14 @@ def prepare_pennfudan(root: Path = DEFAULT_ROOT, zip_path: Path | None = None, u
             raise DataError(zip_path, 'no such file')
         zip_path = Path(zip_path) if zip_path is not None else root.parent / 'PennFudanPed.zip'
         _obtain_zip(zip_path, url, sha256, md5, timeout)
-        if not sha256:
-            print(f'sha256 of {zip_path}: {file_digest(zip_path)} (pin it with --sha256)')
         if root.exists():
             root.rmdir()  # empty, checked above
         _unpack(zip_path, root, expected_images)
 
+    splits = root / 'splits'
+    if not rewrite_splits and (splits / 'train.txt').is_file() and (splits / 'val.txt').is_file():
+        print(f'keeping the existing splits in {splits} (ask for --train/--val/--seed to rewrite them)')
+        return root
     from custom.datasets.splits import write_splits  # written alongside; imported lazily
 
     write_splits(root, n_train=n_train, n_val=n_val, seed=seed)

@@ -8,31 +8,15 @@ on a GPU machine and on a CPU-only one.
 import argparse
 import os
 import re
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from custom.checkpoints import UnsafeCheckpointError
 from custom.config_checks import ConfigError, check_config
 from custom.distributed import adapt_distributed_to_cpu, join_cpu_process_group
-from custom.download import DownloadError
-from custom.errors import DataError
-
-# Mistakes in the user's data, config or files: reported as one clear message, without a traceback.
-USER_ERRORS = (DataError, ConfigError, DownloadError, UnsafeCheckpointError, FileNotFoundError)
-
-
-def exit_on_user_error(main: Callable[[], None]) -> None:
-    """Runs a tool's main(); a user error prints 'error: <file>: <problem>' and exits with status 1."""
-    try:
-        main()
-    except USER_ERRORS as error:
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
+from custom.errors import USER_ERRORS, exit_on_user_error  # noqa: F401  (re-exported for tools)
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,7 +107,7 @@ def apply_test_options(cfg: Config, checkpoint: str, show: bool = False, show_di
     if show or show_dir:
         hook = cfg.default_hooks.get('visualization')
         if hook is None:
-            raise ValueError('--show/--show-dir need default_hooks.visualization (DetVisualizationHook).')
+            raise ConfigError('--show/--show-dir need default_hooks.visualization (DetVisualizationHook).')
         hook.update(draw=True, show=show, wait_time=wait_time, test_out_dir=show_dir)
     return cfg
 
@@ -161,7 +145,7 @@ def build_runner(cfg: Config) -> Runner:
 def add_result_dump(runner: Runner, out_file: str) -> None:
     """--out: also dump raw predictions to a pickle (mmdet's DumpDetResults)."""
     if not out_file.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out {out_file}: the results file must end with .pkl or .pickle')
+        raise ConfigError(f'--out {out_file}: the results file must end with .pkl or .pickle')
     from mmdet.evaluation import DumpDetResults
 
     runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out_file))

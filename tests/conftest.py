@@ -1,8 +1,9 @@
-"""Shared fixtures: a tiny synthetic Penn-Fudan data set in the real on-disk layout."""
+"""Shared fixtures: a tiny synthetic Penn-Fudan data set in the real on-disk layout, MMDetection's scope."""
 
 from pathlib import Path
 
 import pytest
+from mmengine.registry import DefaultScope
 
 from custom.demo_data import generate_demo_dataset
 
@@ -29,3 +30,11 @@ def pennfudan_factory():
 def pennfudan_root(tmp_path: Path) -> Path:
     """Root of a fresh 6-image, 96x80 synthetic Penn-Fudan data set (4 train / 2 val); safe to modify."""
     return make_pennfudan(tmp_path / 'PennFudanPed')
+
+
+@pytest.fixture
+def mmdet_scope():
+    """Resolve pipeline types (LoadAnnotations, ...) in MMDetection's registry, like the runner does; a module
+    uses it with ``pytestmark = pytest.mark.usefixtures('mmdet_scope')``."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield

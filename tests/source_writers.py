@@ -1,9 +1,12 @@
-"""Writers of tiny VOC-XML and KITTI data sets in their real on-disk formats, shared by the source tests."""
+"""Writers of tiny VOC-XML and KITTI data sets in their real on-disk formats, shared by the source tests, and
+an editor of Penn-Fudan annotation files."""
 
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from custom.datasets.pennfudan import format_annotation, parse_annotation
 
 VOC_PALETTE = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0] + [0, 0, 0] * 251 + [224, 224, 192]
 
@@ -128,3 +131,11 @@ def make_kitti(root: Path) -> Path:
         size=(160, 48),
     )
     return root
+
+
+def rewrite_annotation(root: Path, stem: str, edit) -> None:
+    """Parse ``root/Annotation/<stem>.txt``, let ``edit`` change the PennFudanAnnotation, write it back."""
+    path = root / 'Annotation' / f'{stem}.txt'
+    ann = parse_annotation(path)
+    edit(ann)
+    path.write_text(format_annotation(ann), encoding='latin-1', newline='')

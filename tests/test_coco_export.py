@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mmengine.registry import DefaultScope
 from pycocotools.coco import COCO
 from source_writers import make_kitti, make_voc_with_masks
 
@@ -14,12 +13,7 @@ from custom.coco_export import build_source_dataset, data_list_to_coco, dataset_
 from custom.datasets.masks import mask_to_rle
 from custom.errors import DataError
 
-
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    """Resolve pipeline types (LoadAnnotations, ...) in MMDetection's registry, like the runner does."""
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        yield
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'convert_to_coco.py'

@@ -96,6 +96,22 @@ def test_download_file_replaces_existing_file_with_wrong_checksum(server, tmp_pa
     assert dest.read_bytes() == body and server.requests == ['/blob.bin']
 
 
+def test_download_file_raise_mode_rejects_a_wrong_existing_file_without_a_request(server, tmp_path):
+    url = server.serve('/blob.bin', b'good copy')
+    dest = tmp_path / 'blob.bin'
+    dest.write_bytes(b'damaged')
+    with pytest.raises(DataError, match=rf'blob\.bin: sha256 mismatch: expected {sha256(b"good copy")}'):
+        download_file(url, dest, sha256=sha256(b'good copy'), on_mismatch='raise')
+    assert dest.read_bytes() == b'damaged' and server.requests == []
+
+
+def test_download_file_prints_the_sha256_it_checked(server, tmp_path, capsys):
+    body = b'fresh bytes'
+    dest = tmp_path / 'blob.bin'
+    download_file(server.serve('/blob.bin', body), dest, print_sha256=True)
+    assert f'sha256 of {dest}: {sha256(body)}' in capsys.readouterr().out
+
+
 # --- Penn-Fudan --------------------------------------------------------------------------------------------
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -167,6 +183,38 @@ def test_prepare_uses_zip_on_disk_without_network(dead_url, tmp_path):
     prepare_pennfudan(root, zip_path=zip_path, url=dead_url, sha256=sha256(archive), md5=None,
                       expected_images=None, n_train=2, n_val=1)
     assert len((root / 'splits' / 'train.txt').read_text().split()) == 2
+
+
+def test_existing_splits_survive_a_second_prepare_unless_a_rewrite_is_asked_for(tmp_path, capsys):
+    archive = fake_pennfudan_zip(6)
+    zip_path = tmp_path / 'PennFudanPed.zip'
+    zip_path.write_bytes(archive)
+    root = tmp_path / 'PennFudanPed'
+    options = dict(sha256=sha256(archive), md5=None, expected_images=None)
+    prepare_pennfudan(root, n_train=4, n_val=2, **options)
+    custom = {'train.txt': 'FudanPed00001\n', 'val.txt': 'FudanPed00002\n'}  # as tools/make_splits.py would
+    for name, text in custom.items():
+        (root / 'splits' / name).write_text(text)
+
+    prepare_pennfudan(root, n_train=4, n_val=2, **options)
+    assert {name: (root / 'splits' / name).read_text() for name in custom} == custom
+    assert 'keeping the existing splits' in capsys.readouterr().out
+
+    prepare_pennfudan(root, n_train=3, n_val=3, rewrite_splits=True, **options)
+    assert len((root / 'splits' / 'train.txt').read_text().split()) == 3
+
+
+def test_tool_rewrites_splits_only_when_split_flags_are_given(tmp_path):
+    archive = fake_pennfudan_zip(6)
+    (tmp_path / 'PennFudanPed.zip').write_bytes(archive)
+    root = tmp_path / 'PennFudanPed'
+    base = ['--root', str(root), '--sha256', sha256(archive)]
+    assert load_tool().main([*base, '--train', '4', '--val', '2']) == 0
+    (root / 'splits' / 'train.txt').write_text('FudanPed00001\n')
+    assert load_tool().main(base) == 0
+    assert (root / 'splits' / 'train.txt').read_text() == 'FudanPed00001\n'
+    assert load_tool().main([*base, '--seed', '1', '--train', '5', '--val', '1']) == 0
+    assert len((root / 'splits' / 'train.txt').read_text().split()) == 5
 
 
 def test_tool_offline_says_where_to_put_the_zip_and_the_url(dead_url, tmp_path, capsys):
@@ -249,6 +297,16 @@ def test_fetch_checkpoint_rejects_bytes_whose_sha256_does_not_match_the_name(ser
     with pytest.raises(ChecksumError, match=sha256(b'tampered')):
         fetch_checkpoint(url, cache_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_checkpoint_rejects_a_cached_file_whose_sha256_does_not_match_the_name(server, tmp_path,
+                                                                                     monkeypatch):
+    monkeypatch.delenv('MMDET_CHECKPOINT_DIR', raising=False)
+    url = server.serve('/' + checkpoint_name(b'original'), b'original')
+    (tmp_path / checkpoint_name(b'original')).write_bytes(b'damaged')
+    with pytest.raises(DataError, match=f'sha256 mismatch: expected {sha256(b"original")[:8]}'):
+        fetch_checkpoint(url, cache_dir=tmp_path)
+    assert server.requests == []
 
 
 def test_fetch_checkpoint_offline_explains_every_way_out(dead_url, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from custom.errors import DataError
-from custom.kfold import find_checkpoint, make_folds, summarize, write_fold_splits
+from custom.kfold import make_folds, summarize, write_fold_splits
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 STEMS = [f'FudanPed{i:05d}' for i in range(1, 24)]  # 23 images: folds of unequal size
@@ -64,16 +64,6 @@ def test_summary_is_numpy_mean_and_std_over_metrics_that_every_fold_reports():
     assert summary['metric_names'] == ['coco/bbox_mAP', 'coco/segm_mAP']
     assert summary['mean']['coco/bbox_mAP'] == pytest.approx(0.5)
     assert summary['std']['coco/segm_mAP'] == pytest.approx(np.std([0.25, 0.5, 0.0]))
-
-
-def test_checkpoint_is_the_best_segm_one_else_the_last_saved(tmp_path):
-    (tmp_path / 'epoch_2.pth').touch()
-    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
-    assert find_checkpoint(tmp_path) == tmp_path / 'epoch_2.pth'
-    (tmp_path / 'best_coco_segm_mAP_epoch_1.pth').touch()
-    assert find_checkpoint(tmp_path) == tmp_path / 'best_coco_segm_mAP_epoch_1.pth'
-    with pytest.raises(FileNotFoundError, match='no checkpoint'):
-        find_checkpoint(tmp_path / 'empty')
 
 
 def test_kfold_tool_with_more_folds_than_images_fails_with_a_message(pennfudan_root, tmp_path):

@@ -5,7 +5,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from source_writers import kitti_line, make_kitti, write_kitti
 
 from custom.datasets import kitti
@@ -15,11 +14,7 @@ from custom.errors import DataError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    """Resolve pipeline types (LoadAnnotations, ...) in MMDetection's registry, like the runner does."""
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        yield
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def build(root: Path, classes=('Car', 'Pedestrian', 'Cyclist'), **kwargs) -> KittiDataset:
@@ -134,6 +129,13 @@ def test_label_without_image_and_split_naming_a_missing_label_raise_data_error(t
     (tmp_path / 'split.txt').write_text('000000\n000042\n')
     with pytest.raises(DataError, match=r"split\.txt: lists '000042'"):
         build(tmp_path, ann_file='split.txt')
+
+
+def test_label_file_that_is_not_utf8_raises_data_error_naming_the_label(tmp_path):
+    write_kitti(tmp_path, '000000', [kitti_line('Car', (1, 1, 10, 10))])
+    (tmp_path / 'label_2' / '000000.txt').write_bytes(kitti_line('Caf\xe9', (1, 1, 10, 10)).encode('latin-1'))
+    with pytest.raises(DataError, match=r'label_2/000000\.txt: cannot read the label file'):
+        build(tmp_path)
 
 
 def test_unreadable_image_raises_data_error_naming_the_image(tmp_path):

@@ -1,7 +1,6 @@
 """The main job's decisions and steps (the full demo run itself is measured in docs/benchmarks.md)."""
 
 import os
-import time
 from functools import partial
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 from custom import main_job
 from custom.checkpoints import load_checkpoint_file
 from custom.pennfudan_download import prepare_pennfudan
+from custom.tool_steps import read_test_metrics
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 
@@ -19,16 +19,6 @@ def test_falls_back_to_the_demo_with_the_reason_when_penn_fudan_cannot_be_downlo
     reason = main_job.pennfudan_unavailable_reason(tmp_path / 'PennFudanPed')
     assert reason is not None
     assert dead_url in reason and 'PennFudanPed.zip' in reason  # what failed and where to put the zip
-
-
-def test_best_checkpoint_prefers_the_best_segm_checkpoint_then_the_last(tmp_path):
-    (tmp_path / 'epoch_2.pth').write_bytes(b'')
-    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
-    assert main_job.best_checkpoint(tmp_path) == tmp_path / 'epoch_2.pth'
-    (tmp_path / 'best_coco_segm_mAP_epoch_1.pth').write_bytes(b'')
-    time.sleep(0.01)
-    (tmp_path / 'best_coco_segm_mAP_epoch_2.pth').write_bytes(b'')
-    assert main_job.best_checkpoint(tmp_path) == tmp_path / 'best_coco_segm_mAP_epoch_2.pth'
 
 
 @pytest.mark.slow
@@ -42,7 +32,7 @@ def test_untrained_baseline_is_the_initialised_model_and_scores_near_zero(pennfu
     work_dir = tmp_path / 'work'
     run_tool('test.py', DEMO_CONFIG, str(path), '--work-dir', str(work_dir), '--cfg-options',
              *tiny_options(pennfudan_root))
-    metrics = main_job.latest_metrics(work_dir)
+    metrics = read_test_metrics(work_dir)
     assert 0.0 <= metrics['coco/segm_mAP'] < 0.05
     assert 'coco/bbox_mAP' in metrics
 

@@ -6,6 +6,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
+from source_writers import rewrite_annotation
 
 from custom.datasets.pennfudan import PennFudanDataset, format_annotation, parse_annotation
 from custom.errors import DataError
@@ -54,13 +55,6 @@ def stem_with_instances(root: Path, at_least: int) -> str:
         if read_ids(root, path.name.removesuffix('_mask.png')).max() >= at_least:
             return path.name.removesuffix('_mask.png')
     pytest.fail(f'no synthetic image with {at_least} instances')
-
-
-def rewrite_annotation(root: Path, stem: str, edit) -> None:
-    path = root / 'Annotation' / f'{stem}.txt'
-    ann = parse_annotation(path)
-    edit(ann)
-    path.write_bytes(format_annotation(ann).encode('ascii'))
 
 
 def test_parse_annotation_reads_readme_example_with_crlf_and_lf(tmp_path):
@@ -199,7 +193,7 @@ def test_missing_mask_or_annotation_raises_data_error_naming_file(pennfudan_root
 
 def test_unreadable_image_raises_data_error_naming_file(pennfudan_root):
     (pennfudan_root / 'PNGImages' / 'FudanPed00004.png').write_bytes(b'not a png')
-    with pytest.raises(DataError, match=r'PNGImages/FudanPed00004\.png: cannot read image'):
+    with pytest.raises(DataError, match=r'PNGImages/FudanPed00004\.png: cannot read the image'):
         load(pennfudan_root)
 
 

@@ -6,7 +6,8 @@ from mmdet.utils import register_all_modules
 from mmengine.dataset import Compose
 
 from custom.config_checks import ConfigError
-from custom.runtime import apply_test_options, apply_train_options, apply_tta, load_config
+from custom.errors import DataError, report_user_errors
+from custom.runtime import add_result_dump, apply_test_options, apply_train_options, apply_tta, load_config
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
 KITTI = 'configs/kitti_faster_rcnn.py'
@@ -68,3 +69,24 @@ def test_resume_auto_uses_the_newest_checkpoint_when_last_checkpoint_was_left_em
     (tmp_path / 'last_checkpoint').write_text('')  # killed while mmengine rewrote it
     cfg = apply_train_options(load_config(PENNFUDAN, work_dir=str(tmp_path)), resume='auto')
     assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_2.pth')
+
+
+def test_bad_show_and_out_flags_are_config_errors_reported_without_a_traceback():
+    cfg = load_config(PENNFUDAN)
+    cfg.default_hooks.pop('visualization')
+    with pytest.raises(ConfigError, match='--show/--show-dir need default_hooks.visualization'):
+        apply_test_options(cfg, 'model.pth', show_dir='vis')
+    with pytest.raises(ConfigError, match='--out results.json: the results file must end with .pkl'):
+        add_result_dump(None, 'results.json')
+
+
+def test_user_errors_print_one_line_and_return_1_but_bugs_keep_their_traceback(capsys):
+    @report_user_errors
+    def failing(error: Exception) -> int:
+        raise error
+
+    assert failing(DataError('a.txt', 'line 3 is broken')) == 1
+    assert capsys.readouterr().err == 'error: a.txt: line 3 is broken\n'
+    assert failing(FileNotFoundError('no such file: b.pth')) == 1
+    with pytest.raises(ValueError, match='a bug'):
+        failing(ValueError('a bug'))

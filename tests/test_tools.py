@@ -67,7 +67,10 @@ def test_infer_tool_writes_overlays_and_json_for_images_folders_and_videos(train
     items = results['items']
     assert len(items) == 1 + len(images) + 3
     assert [item['frame'] for item in items if 'frame' in item] == [0, 1, 2]
-    assert sorted(p.name for p in out_dir.glob('*.png')) == sorted(p.name for p in images)
+    overlays = [item['overlay'] for item in items if 'overlay' in item]
+    assert len(set(overlays)) == 1 + len(images)  # the image given twice gets a second, distinct overlay
+    assert sorted(p.name for p in out_dir.glob('*.png')) == sorted(overlays)
+    assert f'{images[0].stem}_2.png' in overlays
     assert (out_dir / 'clip_overlay.mp4').stat().st_size > 0
     for item in items:
         for det in item['detections']:

@@ -10,13 +10,14 @@ from PIL import Image
 
 import custom.datasets  # noqa: F401  (registers the dataset types)
 from custom.datasets.checks import check_image_file
-from custom.datasets.pennfudan import format_annotation, parse_annotation
+from custom.datasets.pennfudan import parse_annotation
 from custom.errors import DataError
 from custom.validation import source_config, validate_source
 from tests.source_writers import (
     kitti_line,
     make_kitti,
     make_voc_with_masks,
+    rewrite_annotation,
     voc_object,
     write_image,
     write_voc_xml,
@@ -27,13 +28,6 @@ from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 def truncate(path: Path) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-
-
-def rewrite_annotation(root: Path, stem: str, change) -> None:
-    path = root / 'Annotation' / f'{stem}.txt'
-    ann = parse_annotation(path)
-    change(ann)
-    path.write_text(format_annotation(ann), encoding='latin-1', newline='')
 
 
 def drop_last_object(ann) -> None:
@@ -182,6 +176,24 @@ def test_kitti_malformed_labels_missing_images_duplicates_and_ignored_classes(tm
         ('error', 'label_2/000004.txt', 'line 1: 6 columns, expected 15'),
         ('error', 'kitti/split.txt', "image id '000000' occurs 2 times"),
     })
+
+
+def test_corrupt_voc_mask_and_non_utf8_kitti_label_are_errors_not_a_crash(tmp_path):
+    voc = make_voc_with_masks(tmp_path / 'voc')
+    (voc / 'SegmentationObject' / '2008_000002.png').write_bytes(b'not a png')
+    voc_report = validate_source(source_config('voc', voc, classes=['person', 'dog'], with_mask=True))
+    assert voc_report.images == 2
+    assert_findings(voc_report, {('error', 'SegmentationObject/2008_000002.png', 'cannot read mask')})
+    assert str(voc_report.findings[0]).startswith(f'error: {voc}/SegmentationObject/2008_000002.png: ')
+
+    kitti = make_kitti(tmp_path / 'kitti')
+    (kitti / 'label_2' / '000001.txt').write_bytes(kitti_line('Caf\xe9', (1, 1, 9, 9)).encode('latin-1'))
+    kitti_report = validate_source(source_config('kitti', kitti))
+    assert kitti_report.images == 3
+    errors = [f for f in kitti_report.findings if f.severity == 'error']
+    assert [str(f).split(' (')[0] for f in errors] == [
+        f'error: {kitti}/label_2/000001.txt: cannot read the label file'
+    ]
 
 
 def test_missing_data_root_is_one_error_not_a_crash(tmp_path):

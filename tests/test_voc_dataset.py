@@ -7,7 +7,6 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from source_writers import make_voc_with_masks, voc_object, write_image, write_object_png, write_voc_xml
 
 from custom.datasets import class_map, voc_xml
@@ -18,11 +17,7 @@ from custom.errors import DataError
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def mmdet_scope():
-    """Resolve pipeline types (LoadAnnotations, ...) in MMDetection's registry, like the runner does."""
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        yield
+pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def build(root: Path, classes=('person', 'dog'), **kwargs) -> VOCXMLDataset:
@@ -318,6 +313,16 @@ def test_bad_mask_pngs_raise_data_error_naming_the_png(tmp_path, make, message):
     one_image(tmp_path, [voc_object('person', (1, 1, 10, 10))])
     make(tmp_path)
     with pytest.raises(DataError, match=message):
+        build(tmp_path, with_mask=True)
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'truncated'])
+def test_corrupt_mask_png_raises_data_error_naming_the_png(tmp_path, damage):
+    one_image(tmp_path, [voc_object('person', (1, 1, 10, 10))])
+    png = write_object_png(tmp_path, 'img', np.ones((48, 64), dtype=np.uint8))
+    data = png.read_bytes()
+    png.write_bytes(b'not a png' if damage == 'garbage' else data[: len(data) // 2])
+    with pytest.raises(DataError, match=r'SegmentationObject/img\.png: cannot read mask'):
         build(tmp_path, with_mask=True)
 
 

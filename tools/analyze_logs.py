@@ -10,9 +10,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom.analysis.log_curves import plot_run_curves  # noqa: E402
-from custom.errors import DataError  # noqa: E402
+from custom.errors import report_user_errors  # noqa: E402
 
 
+@report_user_errors
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -21,11 +22,7 @@ def main() -> int:
     parser.add_argument('--out-dir', help='where the PNGs go (default: <work_dir>/plots)')
     parser.add_argument('--keys', nargs='+', help='metric names to plot (default: all logged metrics)')
     args = parser.parse_args()
-    try:
-        written = plot_run_curves(args.work_dir, args.out_dir, args.keys)
-    except DataError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    written = plot_run_curves(args.work_dir, args.out_dir, args.keys)
     for info in written.values():
         print(f'{info["path"]}: {", ".join(f"{k} ({len(v[0])} points)" for k, v in info["curves"].items())}')
     if not written:

@@ -34,6 +34,7 @@ from custom.benchmark import (  # noqa: E402
     torchvision_predict,
     torchvision_train_step,
 )
+from custom.errors import exit_on_user_error  # noqa: E402
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -108,8 +109,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except BenchmarkError as error:
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
+    exit_on_user_error(main)

@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from custom.coco_export import MASK_FORMATS, SOURCES, build_source_dataset, dataset_to_coco  # noqa: E402
+from custom.errors import exit_on_user_error  # noqa: E402
 
 
 def parse_class_map(pairs: list[str]) -> dict[str, str]:
@@ -63,4 +64,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_user_error(main)

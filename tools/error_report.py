@@ -14,10 +14,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from custom.analysis.error_report import write_error_report  # noqa: E402
 from custom.analysis.pr_curve import write_pr_curves  # noqa: E402
 from custom.analysis.predictions import load_records  # noqa: E402
-from custom.errors import DataError  # noqa: E402
+from custom.errors import report_user_errors  # noqa: E402
 from custom.evaluation.records import class_names  # noqa: E402
 
 
+@report_user_errors
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -35,17 +36,13 @@ def main() -> int:
     parser.add_argument('--classes', nargs='+', help='class names when no --config is given')
     parser.add_argument('--no-pr', action='store_true', help='skip the PR curve plot')
     args = parser.parse_args()
-    try:
-        records, classes = load_records(args.predictions, args.kind == 'segm', args.config, args.split)
-        classes = class_names(records, classes or args.classes or [])
-        report = write_error_report(
-            records, classes, args.out_dir, args.kind, args.iou_thr, args.score_thr, args.worst
-        )
-        if not args.no_pr:
-            write_pr_curves(records, [args.kind], args.iou_thr, classes, args.out_dir)
-    except (DataError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    records, classes = load_records(args.predictions, args.kind == 'segm', args.config, args.split)
+    classes = class_names(records, classes or args.classes or [])
+    report = write_error_report(
+        records, classes, args.out_dir, args.kind, args.iou_thr, args.score_thr, args.worst
+    )
+    if not args.no_pr:
+        write_pr_curves(records, [args.kind], args.iou_thr, classes, args.out_dir)
     summary = report['summary']
     print(
         f'{summary["images"]} images: TP {summary["tp"]}, FP {summary["fp"]}, FN {summary["fn"]}; '

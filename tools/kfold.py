@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom.kfold import FoldFailedError, run_kfold  # noqa: E402
-from custom.runtime import exit_on_user_error  # noqa: E402
+from custom.errors import exit_on_user_error  # noqa: E402
+from custom.kfold import run_kfold  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,12 +31,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    try:
-        summary = run_kfold(args.config, folds=args.folds, seed=args.seed, data_root=args.data_root,
-                            work_dir=args.work_dir, cfg_options=args.cfg_options)
-    except (FoldFailedError, ValueError) as error:
-        print(f'error: {error}', file=sys.stderr)
-        sys.exit(1)
+    summary = run_kfold(args.config, folds=args.folds, seed=args.seed, data_root=args.data_root,
+                        work_dir=args.work_dir, cfg_options=args.cfg_options)
     for name in summary['metric_names']:
         print(f'{name}: {summary["mean"][name]:.3f} +- {summary["std"][name]:.3f} over {args.folds} folds')
     print(f'summary: {Path(summary["work_dir"]) / "kfold_summary.md"}')

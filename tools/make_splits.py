@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom.datasets.splits import counts_from_fraction, list_stems, write_splits  # noqa: E402
+from custom.errors import exit_on_user_error  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,4 +38,4 @@ def main() -> None:
 
 
 if __name__ == '__main__':
-    main()
+    exit_on_user_error(main)

@@ -10,9 +10,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from custom.analysis.run_report import write_run_report  # noqa: E402
-from custom.errors import DataError  # noqa: E402
+from custom.errors import report_user_errors  # noqa: E402
 
 
+@report_user_errors
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -21,11 +22,7 @@ def main() -> int:
     parser.add_argument('--config', help='config of the run (default: the one mmengine dumped into work_dir)')
     parser.add_argument('--out', help='report path (default: <work_dir>/report.md)')
     args = parser.parse_args()
-    try:
-        path = write_run_report(args.work_dir, args.config, args.out)
-    except DataError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
+    path = write_run_report(args.work_dir, args.config, args.out)
     print(path)
     return 0
 

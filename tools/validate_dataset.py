@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
+from custom.errors import exit_on_user_error  # noqa: E402
 from custom.validation import (  # noqa: E402
     SOURCE_TYPES,
     print_report,
@@ -61,4 +62,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    exit_on_user_error(main)

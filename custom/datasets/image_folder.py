@@ -34,6 +34,8 @@ def index_images(folder: str | Path) -> dict[str, Path]:
 
 def read_image_size(path: str | Path) -> tuple[int, int]:
     """``(width, height)`` from the image header only (any mode: RGB, grayscale, palette)."""
+    if not Path(path).is_file():
+        raise DataError(path, 'image file not found')
     try:
         with Image.open(path) as img:
             return img.size

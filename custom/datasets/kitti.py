@@ -61,8 +61,12 @@ def parse_kitti_label(label_path: str | Path) -> list[dict]:
 
     Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01
     """
+    try:
+        text = Path(label_path).read_text()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(label_path, f'cannot read the label file ({err})') from None
     objects = []
-    for line_no, line in enumerate(Path(label_path).read_text().splitlines(), start=1):
+    for line_no, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue

@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
-from PIL import Image, UnidentifiedImageError
 
 from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
-from custom.datasets.masks import mask_extent_box, mask_to_rle
+from custom.datasets.image_folder import filter_images, read_image_size
+from custom.datasets.masks import mask_extent_box, mask_to_rle, read_index_png
 from custom.errors import DataError
 
 Box = tuple[int, int, int, int]
+ID_MASK_MODES = ('L', 'P', 'I', 'I;16')
 
 _FILENAME_RE = re.compile(r'^Image filename\s*:\s*"([^"]*)"')
 _SIZE_RE = re.compile(r'^Image size \(X x Y x C\)\s*:\s*(\d+)\s*x\s*(\d+)\s*x\s*(\d+)')
@@ -130,29 +131,6 @@ def _format_box(box) -> str:
     return f'({x1}, {y1}) - ({x2}, {y2})'
 
 
-def _image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the image header, without decoding the pixels."""
-    if not path.is_file():
-        raise DataError(path, 'image file not found')
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except (OSError, UnidentifiedImageError) as err:
-        raise DataError(path, f'cannot read image ({err})') from None
-
-
-def _read_id_mask(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise DataError(path, 'mask file not found')
-    try:
-        with Image.open(path) as img:
-            if img.mode not in ('L', 'P', 'I', 'I;16'):
-                raise DataError(path, f'mask must be a single-channel id image (mode L), got mode {img.mode}')
-            return np.asarray(img)
-    except (OSError, UnidentifiedImageError) as err:
-        raise DataError(path, f'cannot read mask ({err})') from None
-
-
 @DATASETS.register_module()
 class PennFudanDataset(BaseDetDataset):
     """Penn-Fudan pedestrians with instance masks; boxes are the mask extents (see module docstring).
@@ -212,10 +190,10 @@ class PennFudanDataset(BaseDetDataset):
         mask_path = Path(self.data_prefix['mask']) / f'{stem}_mask.png'
         ann_path = Path(self.data_prefix['ann']) / f'{stem}.txt'
 
-        width, height = _image_size(img_path)
+        width, height = read_image_size(img_path)
         check_image_file(img_path, self.check_images)
         ann = parse_annotation(ann_path)
-        id_mask = _read_id_mask(mask_path)
+        id_mask = read_index_png(mask_path, ID_MASK_MODES, 'mask must be a single-channel id image (mode L)')
 
         if Path(ann.image_filename).name != img_path.name:
             raise DataError(ann_path, f'names image "{ann.image_filename}", expected {img_path.name}')
@@ -264,11 +242,4 @@ class PennFudanDataset(BaseDetDataset):
 
     def filter_data(self) -> list[dict]:
         """Honour ``filter_cfg`` keys ``filter_empty_gt`` and ``min_size`` (no filtering in test mode)."""
-        if self.test_mode or not self.filter_cfg:
-            return self.data_list
-        filter_empty = self.filter_cfg.get('filter_empty_gt', False)
-        min_size = self.filter_cfg.get('min_size', 0)
-        return [
-            info for info in self.data_list
-            if not (filter_empty and not info['instances']) and min(info['width'], info['height']) >= min_size
-        ]
+        return filter_images(self.data_list, self.filter_cfg, self.test_mode)

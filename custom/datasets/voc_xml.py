@@ -37,12 +37,11 @@ import numpy as np
 from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
-from PIL import Image
 
 from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
 from custom.datasets.class_map import check_class_map, resolve_label, warn_unmatched
 from custom.datasets.image_folder import clip_box, filter_images, index_images, read_image_size, read_split
-from custom.datasets.masks import mask_to_rle
+from custom.datasets.masks import mask_to_rle, read_index_png
 from custom.errors import DataError
 
 VOC_CLASSES = (
@@ -284,12 +283,9 @@ class VOCXMLDataset(BaseDetDataset):
                 'instance mask PNG not found (with_mask=True needs one per image; '
                 'use a split of segmented images such as ImageSets/Segmentation/)',
             )
-        with Image.open(seg_path) as png:
-            if png.mode not in ('P', 'L'):
-                raise DataError(
-                    seg_path, f'expected a palette or grayscale PNG of object indices, got mode {png.mode}'
-                )
-            object_ids = np.array(png)
+        object_ids = read_index_png(
+            seg_path, ('P', 'L'), 'expected a palette or grayscale PNG of object indices'
+        )
         if object_ids.shape != (height, width):
             raise DataError(
                 seg_path,

@@ -4,41 +4,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pycocotools.mask as mask_utils
 
+from custom.datasets.masks import to_numpy, to_rle
 from custom.errors import DataError
 from custom.evaluation.matching import ImageRecord
-
-
-def to_numpy(value: Any) -> np.ndarray:
-    """numpy array from a numpy array, a (CPU or GPU) torch tensor or a list."""
-    if hasattr(value, 'detach'):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def _json_rle(rle: dict) -> dict:
-    counts = rle['counts']
-    return {
-        'size': [int(s) for s in rle['size']],
-        'counts': counts.decode() if isinstance(counts, bytes) else counts,
-    }
-
-
-def to_rle(mask: Any, height: int, width: int, where: str) -> dict:
-    """Compressed RLE (str counts) from an RLE dict (any counts), polygons or a binary mask."""
-    if isinstance(mask, dict) and 'counts' in mask:
-        if isinstance(mask['counts'], list):  # uncompressed RLE
-            mask = mask_utils.frPyObjects(mask, *mask['size'])
-        return _json_rle(mask)
-    if isinstance(mask, list):  # polygons [[x, y, x, y, ...], ...]
-        if not height or not width:
-            raise DataError(where, 'polygon mask needs the image height and width')
-        return _json_rle(mask_utils.merge(mask_utils.frPyObjects(mask, height, width)))
-    array = to_numpy(mask)
-    if array.ndim != 2:
-        raise DataError(where, f'cannot read a mask of type {type(mask).__name__} with shape {array.shape}')
-    return _json_rle(mask_utils.encode(np.asfortranarray(array.astype(np.uint8))))
 
 
 def masks_to_rles(masks: Any, height: int, width: int, where: str) -> list[dict]:
