@@ -7,7 +7,6 @@ middle format's ``[x1, y1, x2, y2]`` (x2/y2 exclusive, so ``w = x2 - x1``), ``is
 """
 
 import datetime
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,15 +16,11 @@ import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
 from custom.datasets.masks import to_rle
+from custom.datasets.sources import source_config
 from custom.errors import DataError
 
 MASK_FORMATS = ('rle', 'polygon')
 # source name on the command line -> (module that registers it, registered type)
-SOURCES = {
-    'pennfudan': ('custom.datasets.pennfudan', 'PennFudanDataset'),
-    'voc': ('custom.datasets.voc_xml', 'VOCXMLDataset'),
-    'kitti': ('custom.datasets.kitti', 'KittiDataset'),
-}
 
 
 def data_list_to_coco(
@@ -114,32 +109,12 @@ def build_source_dataset(
     ``split`` is a list file relative to ``root`` (or any existing path); None/'' = all images. ``classes``
     defaults to the dataset's own; ``class_map`` renames source classes; ``with_mask`` is for 'voc'.
     """
-    if source not in SOURCES:
-        raise ValueError(f'unknown source {source!r}; choose from {sorted(SOURCES)}')
-    module, type_name = SOURCES[source]
-    importlib.import_module(module)  # registers the dataset type
     from mmdet.registry import DATASETS
 
-    if split and not (Path(root) / split).is_file() and Path(split).is_file():
-        split = Path(split).resolve()
-    cfg = dict(
-        type=type_name,
-        data_root=str(root),
-        ann_file=str(split or ''),
-        test_mode=True,
-        pipeline=[],
-        serialize_data=False,
-    )
-    if classes:
-        cfg['metainfo'] = dict(classes=tuple(classes))
-    if class_map:
-        cfg['class_map'] = dict(class_map)
-    if with_mask:
-        if source != 'voc':
-            raise ValueError(
-                f'with_mask is an option of the voc source ({source} masks are fixed by its format)'
-            )
-        cfg['with_mask'] = True
+    import custom.datasets  # noqa: F401 (registers the dataset types)
+
+    cfg = source_config(source, root, split, classes, class_map, with_mask=with_mask)
+    cfg.update(test_mode=True, pipeline=[], serialize_data=False)
     return DATASETS.build(cfg)
 
 

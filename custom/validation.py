@@ -15,7 +15,6 @@ Per image only the first error is found (parsing stops there); every image and e
 """
 
 import copy
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -32,8 +31,6 @@ from custom.config_checks import (
 )
 from custom.datasets.checks import ParsedImage, check_image_file, duplicate_id_errors
 from custom.errors import DataError
-
-SOURCE_TYPES = {'pennfudan': 'PennFudanDataset', 'voc': 'VOCXMLDataset', 'kitti': 'KittiDataset'}
 
 
 @dataclass
@@ -139,22 +136,6 @@ def build_lazy(dataset_cfg: dict):
     dataset_cfg.update(lazy_init=True, pipeline=[])
     with DefaultScope.overwrite_default_scope('mmdet'):
         return DATASETS.build(dataset_cfg)
-
-
-def source_config(source: str, root: str | Path, split: str = '', classes: Iterable[str] | None = None,
-                  class_map: dict | None = None, data_prefix: dict | None = None,
-                  with_mask: bool = False) -> dict:
-    """Dataset config for one source on the command line (``source`` is a key of ``SOURCE_TYPES``)."""
-    cfg = dict(type=SOURCE_TYPES[source], data_root=str(root), ann_file=split or '')
-    if classes:
-        cfg['metainfo'] = dict(classes=tuple(classes))
-    if data_prefix:
-        cfg['data_prefix'] = dict(data_prefix)
-    if class_map:
-        cfg['class_map'] = dict(class_map)
-    if with_mask:
-        cfg['with_mask'] = True
-    return cfg
 
 
 def validate_source(dataset_cfg: dict, name: str | None = None) -> SourceReport:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from custom.coco_export import MASK_FORMATS, SOURCES, build_source_dataset, dataset_to_coco  # noqa: E402
+from custom.coco_export import MASK_FORMATS, build_source_dataset, dataset_to_coco  # noqa: E402
+from custom.datasets.sources import SOURCE_TYPES  # noqa: E402
 from custom.errors import exit_on_user_error  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument('source', choices=sorted(SOURCES), help='on-disk format of ROOT')
+    parser.add_argument('source', choices=sorted(SOURCE_TYPES), help='on-disk format of ROOT')
     parser.add_argument('root', help='dataset folder (data_root)')
     parser.add_argument(
         '--split', default='', help='list file of image stems, relative to ROOT; default: all'

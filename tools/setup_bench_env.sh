@@ -11,7 +11,7 @@ REQUIREMENTS=requirements-bench.txt
 PYTHON=${PYTHON:-python3}
 pin() { grep -E "^$1==" "$REQUIREMENTS" | head -n 1; }
 
-if ! compgen -G "$VENV/.installed-*" >/dev/null; then
+if [ ! -f "$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)" ]; then  # same stamp as setup_env.sh
     [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
     PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
     "${PIP[@]}" install -q "$(pin torch)" "$(pin numpy)" "$(pin setuptools)" wheel ninja

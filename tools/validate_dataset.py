@@ -17,14 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
+from custom.datasets.sources import SOURCE_TYPES, source_config  # noqa: E402
 from custom.errors import exit_on_user_error  # noqa: E402
-from custom.validation import (  # noqa: E402
-    SOURCE_TYPES,
-    print_report,
-    source_config,
-    validate_config,
-    validate_source,
-)
+from custom.validation import print_report, validate_config, validate_source  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
