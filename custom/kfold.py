@@ -25,7 +25,7 @@ import numpy as np
 from mmengine.config import Config, DictAction
 
 from custom.config_checks import ConfigError
-from custom.datasets.splits import list_stems
+from custom.datasets.splits import list_stems, write_split_files
 from custom.errors import DataError, UserError
 from custom.runtime import load_config
 from custom.tool_steps import ToolFailedError, find_checkpoint, read_test_metrics, run_tool
@@ -59,13 +59,7 @@ def write_fold_splits(root: str | Path, out_dir: str | Path, k: int, seed: int =
     for index, val in enumerate(folds):
         val_set = set(val)
         splits = {'train': [s for s in stems if s not in val_set], 'val': val}
-        fold_dir = Path(out_dir) / f'fold{index}'
-        fold_dir.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for name, fold_stems in splits.items():
-            paths[name] = fold_dir / f'{name}.txt'
-            paths[name].write_text(''.join(f'{s}\n' for s in fold_stems), encoding='utf-8', newline='\n')
-        written.append(paths)
+        written.append(write_split_files(Path(out_dir) / f'fold{index}', splits))
     return written
 
 

@@ -40,17 +40,17 @@ class RunLog:
         return sorted({key for record in self.train for key in record if key.startswith('loss')})
 
 
+def has_run_log(run_dir: Path) -> bool:
+    """Whether a folder is an mmengine run folder: <ts>/vis_data/scalars.json or <ts>/<ts>.log."""
+    return (run_dir / 'vis_data' / 'scalars.json').is_file() or (run_dir / f'{run_dir.name}.log').is_file()
+
+
 def find_log_dirs(work_dir: str | Path) -> list[Path]:
     """Timestamped run folders of a work_dir (oldest first) that hold a scalars.json or a .log."""
     work_dir = Path(work_dir)
     if not work_dir.is_dir():
         raise DataError(work_dir, 'work_dir does not exist')
-    found = [
-        d
-        for d in work_dir.iterdir()
-        if d.is_dir() and ((d / 'vis_data' / 'scalars.json').is_file() or (d / f'{d.name}.log').is_file())
-    ]
-    return sorted(found, key=lambda d: d.name)
+    return sorted((d for d in work_dir.iterdir() if d.is_dir() and has_run_log(d)), key=lambda d: d.name)
 
 
 def load_run_log(work_dir: str | Path) -> RunLog:
@@ -58,14 +58,19 @@ def load_run_log(work_dir: str | Path) -> RunLog:
     path = Path(work_dir)
     if path.is_file():
         return parse_scalars_json(path) if path.suffix == '.json' else parse_text_log(path)
-    if (path / 'vis_data' / 'scalars.json').is_file() or (path / f'{path.name}.log').is_file():
+    if has_run_log(path):
         return _parse_run_dir(path)
     run_dirs = find_log_dirs(path)
     if not run_dirs:
         raise DataError(path, 'no <timestamp>/vis_data/scalars.json or <timestamp>/<timestamp>.log found')
-    logs = (_parse_run_dir(run_dir) for run_dir in reversed(run_dirs))
     # A later tools/test.py run leaves a folder without training records: skip it.
-    return next((log for log in logs if log.train or log.val), None) or _parse_run_dir(run_dirs[-1])
+    latest = None
+    for run_dir in reversed(run_dirs):
+        log = _parse_run_dir(run_dir)
+        latest = latest or log
+        if log.train or log.val:
+            return log
+    return latest
 
 
 def _parse_run_dir(run_dir: Path) -> RunLog:
@@ -151,10 +156,13 @@ def plot_series(
 
 
 def plot_run_curves(
-    work_dir: str | Path, out_dir: str | Path | None = None, metric_keys: list[str] | None = None
+    work_dir: str | Path, out_dir: str | Path | None = None, metric_keys: list[str] | None = None,
+    log: RunLog | None = None,
 ) -> dict[str, dict]:
-    """Write loss.png, lr.png (if logged) and metrics.png; return {png name: {'path', 'curves'}}."""
-    log = load_run_log(work_dir)
+    """Write loss.png, lr.png (if logged) and metrics.png; return {png name: {'path', 'curves'}}.
+
+    ``log``: the work_dir's RunLog when the caller has already loaded it."""
+    log = log or load_run_log(work_dir)
     out_dir = Path(out_dir) if out_dir else Path(work_dir) / 'plots'
     written: dict[str, dict] = {}
 

@@ -83,7 +83,7 @@ def write_run_report(
     out_file = Path(out_file) if out_file else work_dir / 'report.md'
     config_file = Path(config_file) if config_file else find_config(work_dir)
     log = load_run_log(work_dir)
-    plots = plot_run_curves(work_dir, out_file.parent / 'plots')
+    plots = plot_run_curves(work_dir, out_file.parent / 'plots', log=log)
 
     lines = [f'# Run report: {work_dir.name}', '', f'Log: `{log.source}`', '']
     lines += ['## Configuration', '']

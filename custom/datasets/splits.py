@@ -40,15 +40,20 @@ def make_splits(root: str | Path, n_train: int = 120, n_val: int = 50, seed: int
     return {'train': sorted(shuffled[:n_train]), 'val': sorted(shuffled[n_train:n_train + n_val])}
 
 
+def write_split_files(out_dir: str | Path, splits: dict[str, list[str]]) -> dict[str, Path]:
+    """Write ``out_dir/<name>.txt`` with one stem per line (LF) for each split; returns name -> path."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, stems in splits.items():
+        written[name] = out_dir / f'{name}.txt'
+        written[name].write_text(''.join(f'{stem}\n' for stem in stems), encoding='utf-8', newline='\n')
+    return written
+
+
 def write_splits(root: str | Path, out_dir: str | Path | None = None, n_train: int = 120, n_val: int = 50,
                  seed: int = 0) -> dict[str, Path]:
     """Write ``train.txt`` and ``val.txt`` (default folder ``root/splits``); returns name -> written path."""
     splits = make_splits(root, n_train=n_train, n_val=n_val, seed=seed)
     out_dir = Path(out_dir) if out_dir is not None else Path(root) / 'splits'
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name in SPLIT_NAMES:
-        path = out_dir / f'{name}.txt'
-        path.write_text(''.join(f'{stem}\n' for stem in splits[name]), encoding='utf-8', newline='\n')
-        written[name] = path
-    return written
+    return write_split_files(out_dir, {name: splits[name] for name in SPLIT_NAMES})
