@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from source_writers import kitti_line, make_kitti, write_kitti
 
-from custom.datasets import kitti
+from custom.datasets import annotation_folder
 from custom.datasets.kitti import KittiDataset, parse_kitti_label
 from custom.errors import DataError
 
@@ -54,7 +54,8 @@ def test_png_and_jpeg_images_of_different_sizes_get_their_own_sizes(tmp_path):
 
 def test_dontcare_and_classes_outside_config_become_ignored_regions_with_label_zero(tmp_path, monkeypatch):
     warnings = []
-    monkeypatch.setattr(kitti, 'warn_unmatched', lambda counts, owner, what: warnings.append(counts))
+    monkeypatch.setattr(annotation_folder, 'warn_unmatched',
+                        lambda counts, owner, what: warnings.append(counts))
     data = build(make_kitti(tmp_path))
     flags = [[(inst['bbox_label'], inst['ignore_flag']) for inst in data[i]['instances']] for i in range(3)]
     assert flags == [[(1, 0), (0, 1)], [(0, 0), (0, 1)], [(2, 0), (1, 0)]]

@@ -9,7 +9,7 @@ import pytest
 from mmengine.config import Config
 from source_writers import make_voc_with_masks, voc_object, write_image, write_object_png, write_voc_xml
 
-from custom.datasets import class_map, voc_xml
+from custom.datasets import annotation_folder, class_map
 from custom.datasets.class_map import resolve_label
 from custom.datasets.voc_xml import VOCXMLDataset
 from custom.errors import DataError
@@ -175,7 +175,7 @@ def test_mask_pipeline_loads_bitmap_masks(tmp_path):
 def test_classes_outside_config_are_skipped_and_counted_in_a_warning(tmp_path, monkeypatch):
     warnings = []
     monkeypatch.setattr(
-        voc_xml, 'warn_unmatched', lambda counts, owner, what: warnings.append((counts, what))
+        annotation_folder, 'warn_unmatched', lambda counts, owner, what: warnings.append((counts, what))
     )
     one_image(
         tmp_path,

@@ -26,12 +26,12 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 
-from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
-from custom.datasets.class_map import check_class_map, resolve_label, warn_unmatched
-from custom.datasets.image_folder import clip_box, filter_images, index_images, read_image_size, read_split
+from custom.datasets.annotation_folder import AnnotationFolderDataset
+from custom.datasets.checks import ParsedImage, check_image_file
+from custom.datasets.class_map import resolve_label
+from custom.datasets.image_folder import clip_box, read_image_size
 from custom.datasets.masks import mask_to_rle
 from custom.errors import DataError
 
@@ -106,7 +106,7 @@ def box_mask(box: list[float], width: int, height: int) -> np.ndarray:
 
 
 @DATASETS.register_module()
-class KittiDataset(BaseDetDataset):
+class KittiDataset(AnnotationFolderDataset):
     """2D detection from KITTI ``label_2`` files; see the module docstring.
 
     Args:
@@ -117,34 +117,13 @@ class KittiDataset(BaseDetDataset):
 
     METAINFO = dict(classes=('Car', 'Pedestrian', 'Cyclist'))
     DEFAULT_PREFIX = dict(img='image_2/', ann='label_2/')
+    ANN_SUFFIX = '.txt'
+    ANN_FOLDER = 'label'
+    UNMATCHED_FATE = 'set to ignored regions'
 
-    def __init__(
-        self,
-        *args,
-        data_prefix: dict | None = None,
-        class_map: dict | None = None,
-        box_masks: bool = False,
-        check_images: bool | str = True,
-        **kwargs,
-    ) -> None:
-        self.class_map = class_map
+    def __init__(self, *args, box_masks: bool = False, **kwargs) -> None:
         self.box_masks = box_masks
-        self.check_images = check_images
-        self._images: dict[str, Path] = {}
-        super().__init__(*args, data_prefix={**self.DEFAULT_PREFIX, **(data_prefix or {})}, **kwargs)
-
-    def load_data_list(self) -> list[dict]:
-        unmatched = Counter()
-        data_list = []
-        for label_path in self.image_keys():
-            parsed = self.parse_image(label_path)
-            data_list.append(parsed.info)
-            unmatched += parsed.unmatched
-        raise_on_duplicate_ids(data_list, self.ann_file or self.data_prefix['ann'])
-        warn_unmatched(
-            unmatched, f'{type(self).__name__}({self.data_prefix["ann"]})', 'set to ignored regions'
-        )
-        return data_list
+        super().__init__(*args, **kwargs)
 
     def parse_image(self, label_path: Path) -> ParsedImage:
         """One label file and its image (after ``image_keys()``); raises DataError at its first problem."""
@@ -180,24 +159,3 @@ class KittiDataset(BaseDetDataset):
             img_path=str(img_path), img_id=label_path.stem, height=height, width=width, instances=instances
         )
         return ParsedImage(info, unmatched=unmatched)
-
-    def filter_data(self) -> list[dict]:
-        return filter_images(self.data_list, self.filter_cfg, self.test_mode)
-
-    def image_keys(self) -> list[Path]:
-        """Label files to load (all, or those of the split file); also checks classes and indexes images."""
-        classes = tuple(self.metainfo['classes'])
-        if not classes:
-            raise ValueError('KittiDataset needs metainfo=dict(classes=(...)) in the config')
-        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
-        self._images = index_images(self.data_prefix['img'])
-        label_dir = Path(self.data_prefix['ann'])
-        if not label_dir.is_dir():
-            raise DataError(label_dir, 'label folder not found (check data_root and data_prefix ann=...)')
-        if not self.ann_file:
-            return sorted(label_dir.glob('*.txt'))
-        label_files = [label_dir / f'{stem}.txt' for stem in read_split(self.ann_file)]
-        for label_path in label_files:
-            if not label_path.is_file():
-                raise DataError(self.ann_file, f'lists {label_path.stem!r} but {label_path} does not exist')
-        return label_files

@@ -34,13 +34,13 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
-from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
-from custom.datasets.class_map import check_class_map, resolve_label, warn_unmatched
-from custom.datasets.image_folder import clip_box, filter_images, index_images, read_image_size, read_split
+from custom.datasets.annotation_folder import AnnotationFolderDataset
+from custom.datasets.checks import ParsedImage, check_image_file
+from custom.datasets.class_map import resolve_label
+from custom.datasets.image_folder import clip_box, read_image_size
 from custom.datasets.masks import mask_to_rle, read_index_png
 from custom.errors import DataError
 
@@ -137,7 +137,7 @@ def _flag(text: str | None) -> int:
 
 
 @DATASETS.register_module()
-class VOCXMLDataset(BaseDetDataset):
+class VOCXMLDataset(AnnotationFolderDataset):
     """Detection (and optional instance masks) from VOC-style XML files; see the module docstring.
 
     Args:
@@ -148,62 +148,20 @@ class VOCXMLDataset(BaseDetDataset):
 
     METAINFO = dict(classes=VOC_CLASSES)
     DEFAULT_PREFIX = dict(img='JPEGImages/', ann='Annotations/', seg='SegmentationObject/')
+    ANN_SUFFIX = '.xml'
 
-    def __init__(
-        self,
-        *args,
-        data_prefix: dict | None = None,
-        with_mask: bool = False,
-        class_map: dict | None = None,
-        check_images: bool | str = True,
-        **kwargs,
-    ) -> None:
+    def __init__(self, *args, with_mask: bool = False, **kwargs) -> None:
         self.with_mask = with_mask
-        self.class_map = class_map
-        self.check_images = check_images
-        self._images: dict[str, Path] = {}
-        super().__init__(*args, data_prefix={**self.DEFAULT_PREFIX, **(data_prefix or {})}, **kwargs)
+        super().__init__(*args, **kwargs)
 
-    def load_data_list(self) -> list[dict]:
-        skipped, maskless = Counter(), 0
-        data_list = []
-        for xml_path in self.image_keys():
-            parsed = self.parse_image(xml_path)
-            data_list.append(parsed.info)
-            skipped += parsed.unmatched
-            maskless += len(parsed.warnings)  # the only warnings: objects without mask pixels
-        raise_on_duplicate_ids(data_list, self.ann_file or self.data_prefix['ann'])
-        owner = f'{type(self).__name__}({self.data_prefix["ann"]})'
-        warn_unmatched(skipped, owner, 'skipped')
-        if maskless:
+    def log_warnings(self, owner: str, warnings: list[DataError]) -> None:
+        if warnings:  # the only warnings: objects without mask pixels
             print_log(
-                f'{owner}: {maskless} objects have no pixels in their SegmentationObject PNG; '
+                f'{owner}: {len(warnings)} objects have no pixels in their SegmentationObject PNG; '
                 'they are kept as ignored (ignore_flag=1)',
                 logger='current',
                 level=logging.WARNING,
             )
-        return data_list
-
-    def filter_data(self) -> list[dict]:
-        return filter_images(self.data_list, self.filter_cfg, self.test_mode)
-
-    def image_keys(self) -> list[Path]:
-        """The XML files to load (all, or those of the split file); also checks classes and indexes images."""
-        classes = tuple(self.metainfo['classes'])
-        if not classes:
-            raise ValueError('VOCXMLDataset needs metainfo=dict(classes=(...)) in the config')
-        self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
-        self._images = index_images(self.data_prefix['img'])
-        ann_dir = Path(self.data_prefix['ann'])
-        if not ann_dir.is_dir():
-            raise DataError(ann_dir, 'annotation folder not found (check data_root and data_prefix ann=...)')
-        if not self.ann_file:
-            return sorted(ann_dir.glob('*.xml'))
-        xml_files = [ann_dir / f'{stem}.xml' for stem in read_split(self.ann_file)]
-        for xml_path in xml_files:
-            if not xml_path.is_file():
-                raise DataError(self.ann_file, f'lists {xml_path.stem!r} but {xml_path} does not exist')
-        return xml_files
 
     def parse_image(self, xml_path: Path) -> ParsedImage:
         """One XML file and its image (after ``image_keys()``); raises DataError at its first problem."""
