@@ -12,15 +12,5 @@ fi
 CONFIG=$1
 GPUS=$2
 shift 2
-REPO="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${PYTHON:-}" ]; then
-    if [ -x "$REPO/.venv/bin/python" ]; then PYTHON="$REPO/.venv/bin/python"; else PYTHON=python3; fi
-fi
-
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="${NNODES:-1}" \
-    --node_rank="${NODE_RANK:-0}" \
-    --master_addr="${MASTER_ADDR:-127.0.0.1}" \
-    --master_port="${PORT:-29500}" \
-    --nproc_per_node="$GPUS" \
-    "$REPO/tools/train.py" "$CONFIG" --launcher pytorch "$@"
+source "$(dirname "$0")/torchrun_common.sh"
+torchrun_tool "$GPUS" train.py "$CONFIG" "$@"
