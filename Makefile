@@ -12,4 +12,7 @@ main: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory lint
+
+lint: setup
 	$(PY) -m ruff check .

@@ -1,7 +1,6 @@
 # Mask R-CNN on pedestrians from three sources at once: Penn-Fudan + VOC 'person' + KITTI 'Pedestrian'.
 # Everything else (model with num_classes=1, schedule, Penn-Fudan validation) comes from the base.
 _base_ = './pennfudan_maskrcnn.py'
-custom_imports = dict(imports=['custom'], allow_failed_imports=False)
 
 # All three sources get the base's exact metainfo; class_map renames each source's name for a pedestrian.
 metainfo = _base_.metainfo
@@ -11,7 +10,6 @@ penn_fudan = dict(
     type='PennFudanDataset',
     data_root=_base_.data_root,
     ann_file='splits/train.txt',
-    data_prefix=_base_.data_prefix,
     metainfo=metainfo,
     filter_cfg=train_filter,
     pipeline=_base_.train_pipeline)

@@ -28,19 +28,11 @@ model = dict(
     train_cfg=dict(rpn_proposal=dict(nms_pre=1000, max_per_img=300), rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(nms_pre=500, max_per_img=300)))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor', 'instances')),
-]
+# The base pipelines at the demo's image size.
+train_pipeline = [dict(step, scale=image_scale) if step['type'] == 'Resize' else step
+                  for step in _base_.train_pipeline]
+test_pipeline = [dict(step, scale=image_scale) if step['type'] == 'Resize' else step
+                 for step in _base_.test_pipeline]
 # One loader worker: loading 160x128 PNGs is cheap, and a second worker competes with the model for 2 cores.
 train_dataloader = dict(batch_size=4, num_workers=1,
                         dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -10,24 +10,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from custom.errors import DataError, UserError
+from custom.errors import ChecksumError, DataError, DownloadError
 
 CHUNK_BYTES = 1 << 20
-
-
-class DownloadError(UserError, RuntimeError):
-    """A download failed; the message says what failed and where to put the file by hand.
-
-    ``reason`` holds the cause alone, so callers can re-word the advice.
-    """
-
-    def __init__(self, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason or message
-
-
-class ChecksumError(DownloadError):
-    """The server answered, but with bytes that do not match the expected digest."""
 
 
 def _network_error(url: str, dest: Path, reason: str) -> DownloadError:

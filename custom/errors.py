@@ -1,13 +1,19 @@
-"""Errors that tell the user which file is wrong and why, and how tools report them."""
+"""Every error the project raises for a user's mistake, and the one way tools report them.
+
+A ``UserError`` is a mistake in the user's data, config, flags or files: tools print ``error: <message>``
+and exit with status 1, without a traceback (``report_user_errors``). Anything else is a bug and keeps
+its traceback.
+"""
 
 import functools
+import pickle
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 
 class UserError(Exception):
-    """A mistake in the user's data, config, flags or files: tools print its message, without a traceback."""
+    """A mistake in the user's data, config, flags or files."""
 
 
 class DataError(UserError, ValueError):
@@ -19,13 +25,40 @@ class DataError(UserError, ValueError):
         super().__init__(f'{self.path}: {problem}')
 
 
+class ConfigError(UserError, ValueError):
+    """A config (or command-line flag) mistake found before the runner is built."""
+
+
+class DownloadError(UserError, RuntimeError):
+    """A download failed; the message says what failed and where to put the file by hand.
+
+    ``reason`` holds the cause alone, so callers can re-word the advice.
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+class ChecksumError(DownloadError):
+    """The server answered, but with bytes that do not match the expected digest."""
+
+
+class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
+    """A checkpoint pickles Python objects outside the allow-list, so it was not loaded."""
+
+
+class StepFailedError(UserError, RuntimeError):
+    """A step of a job (a training, test or inference run in its own process) exited with an error."""
+
+
 # Reported as one clear line; anything else (a bug) keeps its traceback.
 USER_ERRORS = (UserError, FileNotFoundError)
 
 
 def report_user_errors(main: Callable[..., int | None]) -> Callable[..., int]:
-    """Decorates a tool's main(): a user error prints 'error: <message>' to stderr and returns 1, else 0
-    (or main's own status)."""
+    """Decorates a tool's ``main(argv=None)``: a user error prints 'error: <message>' to stderr and returns
+    1; otherwise main's own status (None = 0). Tools end with ``sys.exit(main())``."""
 
     @functools.wraps(main)
     def run(*args, **kwargs) -> int:
@@ -36,11 +69,3 @@ def report_user_errors(main: Callable[..., int | None]) -> Callable[..., int]:
             return 1
 
     return run
-
-
-def exit_on_user_error(main: Callable[[], int | None]) -> None:
-    """Runs a tool's main(); a user error prints 'error: <message>' and exits with status 1 (as does a
-    non-zero status returned by main)."""
-    status = report_user_errors(main)()
-    if status:
-        sys.exit(status)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from mmengine.registry import DefaultScope
 
-from custom.demo_data import generate_demo_dataset
+from custom.data_tools.demo_data import generate_demo_dataset
 
 pytest_plugins = ['tests.fake_server']  # `server` and `dead_url` fixtures
 

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from custom.config_checks import ConfigError
-from custom.runtime import apply_train_options, build_runner, load_config
+from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner, load_config
+from custom.errors import ConfigError
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 PENNFUDAN_CONFIG = 'configs/pennfudan_maskrcnn.py'
@@ -21,7 +21,7 @@ def pennfudan_cfg(data_root, tmp_path, batch_size: int = 2):
 def learning_rates_after_train_setup(cfg) -> tuple[set[float], set[float]]:
     """(lr, initial_lr) of every param group after the runner's own train() setup order:
     optim wrapper built, then scale_lr, then the param schedulers (which record initial_lr)."""
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, TRAIN_LOADERS)
     runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
     runner.scale_lr(runner.optim_wrapper, runner.auto_scale_lr)
     scaled = {group['lr'] for group in runner.optim_wrapper.optimizer.param_groups}

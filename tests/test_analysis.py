@@ -16,8 +16,8 @@ from custom.analysis.log_curves import load_run_log, plot_run_curves
 from custom.analysis.pr_curve import write_pr_curves
 from custom.analysis.predictions import load_records
 from custom.analysis.run_report import write_run_report
-from custom.datasets.masks import mask_extent_box, mask_to_rle
 from custom.errors import DataError
+from custom.structures.masks import mask_extent_box, mask_to_rle
 
 torch.set_num_threads(1)
 REPO = Path(__file__).resolve().parents[1]

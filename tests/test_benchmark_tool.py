@@ -1,11 +1,11 @@
-"""tools/benchmark.py's pieces that run without torchvision: the clear failure and the shared inputs."""
+"""The torchvision benchmark's parts that run without torchvision: the clear failure and the inputs."""
 
 import sys
 
 import numpy as np
 import pytest
 
-from custom.benchmark import BenchmarkError, load_samples, require_torchvision
+from benchmarks.torchvision_speed import BenchmarkError, load_samples, require_torchvision
 
 
 def test_benchmark_without_torchvision_fails_with_how_to_get_it(monkeypatch):
@@ -13,7 +13,7 @@ def test_benchmark_without_torchvision_fails_with_how_to_get_it(monkeypatch):
     with pytest.raises(BenchmarkError) as error:
         require_torchvision()
     message = str(error.value)
-    assert 'torchvision cannot be imported here' in message and 'tools/setup_bench_env.sh' in message
+    assert 'torchvision cannot be imported here' in message and 'benchmarks/setup_env.sh' in message
 
 
 def test_both_models_get_images_resized_to_the_benchmark_size_with_boxes_fitting_their_masks(pennfudan_root):

@@ -12,8 +12,9 @@ from mmengine.hooks import Hook
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner import CheckpointLoader, save_checkpoint
 
-from custom.checkpoints import AtomicLocalBackend, UnsafeCheckpointError, load_checkpoint_file, write_atomic
-from custom.runtime import apply_train_options, build_runner, load_config
+from custom.engine.checkpoints import AtomicLocalBackend, load_checkpoint_file, write_atomic
+from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner, load_config
+from custom.errors import UnsafeCheckpointError
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options, tiny_overrides
 
 
@@ -54,7 +55,7 @@ def test_run_stopped_after_epoch_1_resumes_at_epoch_2_with_the_same_optimizer_st
 
     cfg = load_config(DEMO_CONFIG, tiny_overrides(pennfudan_root, max_epochs=2), str(work_dir))
     apply_train_options(cfg, resume=str(checkpoint))
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, TRAIN_LOADERS)
     recorder = RecordStateBeforeTrain()
     runner.register_hook(recorder)
     runner.train()

@@ -1,6 +1,5 @@
 """COCO export of middle-format data lists from every source, checked with pycocotools."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,17 +8,19 @@ import pytest
 from pycocotools.coco import COCO
 from source_writers import make_kitti, make_voc_with_masks
 
-from custom.coco_export import build_source_dataset, data_list_to_coco, dataset_to_coco, mask_to_polygons
-from custom.datasets.masks import mask_to_rle
+from custom.cli import convert_to_coco
+from custom.data_tools.coco_export import data_list_to_coco, dataset_to_coco, mask_to_polygons
+from custom.datasets.builder import build_dataset
+from custom.datasets.sources import source_config
 from custom.errors import DataError
+from custom.structures.masks import mask_to_rle
 
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
-TOOL = Path(__file__).resolve().parents[1] / 'tools' / 'convert_to_coco.py'
-_spec = importlib.util.spec_from_file_location('convert_to_coco', TOOL)
-convert_to_coco = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(convert_to_coco)
+def build_source_dataset(source: str, root: Path, split: str = '', **options):
+    """The dataset the data tools build for ``source`` (test mode: nothing filtered)."""
+    return build_dataset(source_config(source, root, split, **options), test_mode=True, pipeline=[])
 
 
 def load_coco(coco_dict: dict, tmp_path: Path) -> COCO:

@@ -2,8 +2,9 @@
 
 import pytest
 
-from custom.config_checks import ConfigError, check_config
-from custom.runtime import build_runner, load_config
+from custom.engine.config_checks import check_config
+from custom.engine.runtime import TRAIN_LOADERS, build_runner, load_config
+from custom.errors import ConfigError
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options, tiny_overrides
 
 
@@ -18,7 +19,7 @@ def test_demo_config_on_existing_data_passes_every_check(pennfudan_root):
 def test_num_classes_differing_from_metainfo_classes_names_head_and_classes(pennfudan_root):
     cfg = demo_config(pennfudan_root, **{'model.roi_head.mask_head.num_classes': 2})
     with pytest.raises(ConfigError) as error:
-        build_runner(cfg)
+        build_runner(cfg, TRAIN_LOADERS)
     assert str(error.value) == (
         "model.roi_head.mask_head.num_classes is 2 but train_dataloader.dataset.metainfo has 1 classes "
         "('pedestrian',): set num_classes=1 in every head.")
@@ -28,14 +29,14 @@ def test_missing_data_root_names_the_setting_and_how_to_fix_it(pennfudan_root, t
     missing = tmp_path / 'nowhere'
     cfg = demo_config(pennfudan_root, **{'val_dataloader.dataset.data_root': str(missing)})
     with pytest.raises(ConfigError, match=rf"val_dataloader\.dataset\.data_root: '{missing}' does not exist"):
-        build_runner(cfg)
+        build_runner(cfg, TRAIN_LOADERS)
 
 
 def test_dataset_type_typo_suggests_the_registered_name(pennfudan_root):
     cfg = demo_config(pennfudan_root, **{'train_dataloader.dataset.type': 'PennFudanDatset'})
     with pytest.raises(ConfigError, match=r"train_dataloader\.dataset\.type: unknown dataset type "
                                           r"'PennFudanDatset'\. Did you mean PennFudanDataset"):
-        build_runner(cfg)
+        build_runner(cfg, TRAIN_LOADERS)
 
 
 def test_mistakes_inside_concat_and_repeat_datasets_name_their_nested_location(pennfudan_root, tmp_path):

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from custom.data_tools.demo_data import generate_demo_dataset
 from custom.datasets.pennfudan import PennFudanDataset, parse_annotation
-from custom.demo_data import generate_demo_dataset
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

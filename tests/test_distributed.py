@@ -10,7 +10,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from custom.distributed import adapt_distributed_to_cpu
+from custom.engine.distributed import adapt_distributed_to_cpu
 from tests.conftest import PENNFUDAN_VAL, make_pennfudan
 from tests.tool_runs import DEMO_CONFIG, REPO, tiny_options
 

@@ -1,7 +1,6 @@
 """Downloads against a local HTTP server on 127.0.0.1 (the tests never need the internet)."""
 
 import hashlib
-import importlib.util
 import io
 import zipfile
 from pathlib import Path
@@ -10,12 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from custom.checkpoint_download import default_cache_dir, fetch_checkpoint, sha256_prefix_from_name
-from custom.download import ChecksumError, DownloadError, download_file
-from custom.errors import DataError
-from custom.pennfudan_download import prepare_pennfudan
-
-REPO = Path(__file__).resolve().parents[1]
+from custom.cli import download_pennfudan
+from custom.data_tools.pennfudan_download import prepare_pennfudan
+from custom.download import download_file
+from custom.engine.checkpoint_download import default_cache_dir, fetch_checkpoint, sha256_prefix_from_name
+from custom.errors import ChecksumError, DataError, DownloadError
 
 
 def sha256(data: bytes) -> str:
@@ -148,11 +146,8 @@ def fake_pennfudan_zip(n_images: int, extra_entries: dict[str, bytes] | None = N
 
 
 def load_tool():
-    tool = REPO / 'tools' / 'download_pennfudan.py'
-    spec = importlib.util.spec_from_file_location('download_pennfudan', tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module tools/download_pennfudan.py runs."""
+    return download_pennfudan
 
 
 def test_tool_downloads_fake_zip_extracts_layout_and_writes_splits(server, tmp_path):

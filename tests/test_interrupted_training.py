@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from custom.checkpoints import load_checkpoint_file, remove_stale_temporaries, write_atomic
+from custom.engine.checkpoints import load_checkpoint_file, remove_stale_temporaries, write_atomic
 from tests.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options
 
 ITERS_PER_EPOCH = 4  # 4 training images at batch size 1
@@ -71,7 +71,7 @@ SAVE_FOREVER = textwrap.dedent('''
     import sys
     import torch
     from mmengine.runner import save_checkpoint
-    import custom.checkpoints  # noqa: F401  (installs the atomic local backend)
+    import custom.engine.checkpoints  # noqa: F401  (installs the atomic local backend)
 
     path = sys.argv[1]
     for generation in range(1, 10**6):

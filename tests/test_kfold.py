@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from custom.data_tools.splitting import write_folds
+from custom.datasets.sources import source_config
+from custom.datasets.splits import make_folds
 from custom.errors import DataError
-from custom.kfold import make_folds, summarize, write_fold_splits
+from custom.jobs.kfold import summarize
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 STEMS = [f'FudanPed{i:05d}' for i in range(1, 24)]  # 23 images: folds of unequal size
@@ -38,7 +41,7 @@ def test_fold_count_below_two_or_above_the_image_count_is_rejected(k):
 
 def test_fold_split_files_train_on_the_rest_and_validate_each_image_once(pennfudan_root, tmp_path):
     stems = sorted(p.stem for p in (pennfudan_root / 'PNGImages').glob('*.png'))
-    written = write_fold_splits(pennfudan_root, tmp_path / 'splits', k=3, seed=0)
+    written = write_folds(source_config('pennfudan', pennfudan_root), tmp_path / 'splits', k=3, seed=0)
     assert [paths['val'] for paths in written] == [tmp_path / f'splits/fold{i}/val.txt' for i in range(3)]
     vals = []
     for paths in written:
@@ -53,7 +56,7 @@ def test_fold_split_files_train_on_the_rest_and_validate_each_image_once(pennfud
 
 def test_fold_splits_of_a_folder_without_images_name_the_missing_folder(tmp_path):
     with pytest.raises(DataError, match='PNGImages'):
-        write_fold_splits(tmp_path, tmp_path / 'splits', k=2)
+        write_folds(source_config('pennfudan', tmp_path), tmp_path / 'splits', k=2)
 
 
 def test_summary_is_numpy_mean_and_std_over_metrics_that_every_fold_reports():

@@ -7,7 +7,7 @@ import pytest
 from mmengine.config import Config
 from source_writers import kitti_line, make_kitti, write_kitti
 
-from custom.datasets import annotation_folder
+from custom.datasets import base as dataset_base
 from custom.datasets.kitti import KittiDataset, parse_kitti_label
 from custom.errors import DataError
 
@@ -54,7 +54,7 @@ def test_png_and_jpeg_images_of_different_sizes_get_their_own_sizes(tmp_path):
 
 def test_dontcare_and_classes_outside_config_become_ignored_regions_with_label_zero(tmp_path, monkeypatch):
     warnings = []
-    monkeypatch.setattr(annotation_folder, 'warn_unmatched',
+    monkeypatch.setattr(dataset_base, 'warn_unmatched',
                         lambda counts, owner, what: warnings.append(counts))
     data = build(make_kitti(tmp_path))
     flags = [[(inst['bbox_label'], inst['ignore_flag']) for inst in data[i]['instances']] for i in range(3)]
@@ -128,7 +128,8 @@ def test_label_without_image_and_split_naming_a_missing_label_raise_data_error(t
     with pytest.raises(DataError, match=r'000009\.txt: no image 000009\.png'):
         build(tmp_path)
     (tmp_path / 'split.txt').write_text('000000\n000042\n')
-    with pytest.raises(DataError, match=r"split\.txt: lists '000042'"):
+    with pytest.raises(DataError, match=r"split\.txt: line 2: unknown image '000042' "
+                                        r"\(no .*label_2/000042\.txt\)"):
         build(tmp_path, ann_file='split.txt')
 
 

@@ -6,10 +6,10 @@ from functools import partial
 import pytest
 import torch
 
-from custom import main_job
-from custom.checkpoints import load_checkpoint_file
-from custom.pennfudan_download import prepare_pennfudan
-from custom.tool_steps import read_test_metrics
+from custom.data_tools.pennfudan_download import prepare_pennfudan
+from custom.engine.checkpoints import load_checkpoint_file
+from custom.jobs import main_job
+from custom.jobs.steps import read_test_metrics
 from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 

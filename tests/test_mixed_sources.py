@@ -75,7 +75,7 @@ def test_concat_refuses_a_source_with_different_classes(mixed_cfg):
 
 @pytest.mark.slow
 def test_mixed_config_trains_and_validates_on_all_three_sources(mixed_cfg, pennfudan_root, tmp_path):
-    from custom.runtime import build_runner
+    from custom.engine.runtime import TRAIN_LOADERS, build_runner
 
     cfg = mixed_cfg
     cfg.work_dir = str(tmp_path / 'work')
@@ -90,7 +90,7 @@ def test_mixed_config_trains_and_validates_on_all_three_sources(mixed_cfg, pennf
         loader.update(num_workers=0, persistent_workers=False, pin_memory=False)
         loader.dataset.data_root = f'{pennfudan_root}/'
         loader.dataset.pipeline[1].scale = (160, 128)
-    runner = build_runner(cfg)
+    runner = build_runner(cfg, TRAIN_LOADERS)
     runner.train()
     assert len(runner.train_dataloader.dataset.datasets) == 3
     assert runner.train_loop.iter == len(runner.train_dataloader) > 0

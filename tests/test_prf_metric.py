@@ -11,10 +11,10 @@ from mmdet.registry import METRICS
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from custom.datasets.masks import mask_extent_box, mask_to_rle
 from custom.evaluation import PrecisionRecallMetric
 from custom.evaluation.matching import ImageRecord, box_iou, match_image, pr_curve
 from custom.evaluation.records import record_from_sample
+from custom.structures.masks import mask_extent_box, mask_to_rle
 
 torch.set_num_threads(1)
 H, W = 64, 80

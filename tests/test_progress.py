@@ -6,11 +6,11 @@ from types import SimpleNamespace
 import pytest
 from mmdet.registry import HOOKS
 
-import custom.hooks
+import custom.hooks.progress
 from custom.hooks import ProgressBarHook
 
 
-class RecordingBar(custom.hooks.tqdm):
+class RecordingBar(custom.hooks.progress.tqdm):
     """tqdm that remembers its instances and whether they were closed."""
 
     made: list['RecordingBar'] = []
@@ -28,7 +28,7 @@ class RecordingBar(custom.hooks.tqdm):
 @pytest.fixture
 def bars(monkeypatch) -> list[RecordingBar]:
     RecordingBar.made = []
-    monkeypatch.setattr(custom.hooks, 'tqdm', RecordingBar)
+    monkeypatch.setattr(custom.hooks.progress, 'tqdm', RecordingBar)
     return RecordingBar.made
 
 
@@ -98,11 +98,11 @@ def test_bar_is_off_when_output_is_not_a_terminal(bars, monkeypatch):
 
 
 def test_bar_is_off_on_ranks_other_than_the_main_one(bars, monkeypatch):
-    monkeypatch.setattr(custom.hooks, 'is_main_process', lambda: False)
+    monkeypatch.setattr(custom.hooks.progress, 'is_main_process', lambda: False)
     monkeypatch.setattr('sys.stdout', Terminal())
     monkeypatch.setattr('sys.stderr', Terminal())
     assert not ProgressBarHook().is_enabled()
-    monkeypatch.setattr(custom.hooks, 'is_main_process', lambda: True)
+    monkeypatch.setattr(custom.hooks.progress, 'is_main_process', lambda: True)
     assert ProgressBarHook().is_enabled()
 
 

@@ -5,9 +5,14 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 from mmengine.dataset import Compose
 
-from custom.config_checks import ConfigError
-from custom.errors import DataError, report_user_errors
-from custom.runtime import add_result_dump, apply_test_options, apply_train_options, apply_tta, load_config
+from custom.engine.runtime import (
+    add_result_dump,
+    apply_test_options,
+    apply_train_options,
+    apply_tta,
+    load_config,
+)
+from custom.errors import ConfigError, DataError, report_user_errors
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
 KITTI = 'configs/kitti_faster_rcnn.py'

@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from custom.tool_steps import ToolFailedError, find_checkpoint, read_test_metrics, run_tool
+from custom.errors import StepFailedError
+from custom.jobs.steps import find_checkpoint, read_test_metrics, run_step
 
 
 def test_checkpoint_is_the_newest_best_segm_one_else_the_latest_saved(tmp_path):
@@ -33,6 +34,6 @@ def test_metrics_come_from_the_latest_test_run_and_keep_only_numbers(tmp_path):
         read_test_metrics(tmp_path / 'nothing')
 
 
-def test_a_failing_tool_raises_with_the_command_and_status():
-    with pytest.raises(ToolFailedError, match=r'tools/train.py --no-such-flag` exited with status 2'):
-        run_tool('train.py', '--no-such-flag')
+def test_a_failing_step_raises_with_the_command_and_status():
+    with pytest.raises(StepFailedError, match=r'tools/train.py --no-such-flag` exited with status 2'):
+        run_step('train', '--no-such-flag')

@@ -9,11 +9,11 @@ from mmengine.registry import DefaultScope
 from PIL import Image
 
 import custom.datasets  # noqa: F401  (registers the dataset types)
-from custom.datasets.checks import check_image_file
+from custom.data_tools.validation import validate_source
+from custom.datasets.base import check_image_file
 from custom.datasets.pennfudan import parse_annotation
 from custom.datasets.sources import source_config
 from custom.errors import DataError
-from custom.validation import validate_source
 from tests.source_writers import (
     kitti_line,
     make_kitti,

@@ -9,7 +9,8 @@ import pytest
 from mmengine.config import Config
 from source_writers import make_voc_with_masks, voc_object, write_image, write_object_png, write_voc_xml
 
-from custom.datasets import annotation_folder, class_map
+from custom.datasets import base as dataset_base
+from custom.datasets import class_map
 from custom.datasets.class_map import resolve_label
 from custom.datasets.voc_xml import VOCXMLDataset
 from custom.errors import DataError
@@ -175,7 +176,7 @@ def test_mask_pipeline_loads_bitmap_masks(tmp_path):
 def test_classes_outside_config_are_skipped_and_counted_in_a_warning(tmp_path, monkeypatch):
     warnings = []
     monkeypatch.setattr(
-        annotation_folder, 'warn_unmatched', lambda counts, owner, what: warnings.append((counts, what))
+        dataset_base, 'warn_unmatched', lambda counts, owner, what: warnings.append((counts, what))
     )
     one_image(
         tmp_path,
@@ -227,7 +228,8 @@ def test_split_file_selects_images_and_per_class_lists_skip_absent_lines(tmp_pat
 def test_split_listing_a_missing_xml_names_the_split_file(tmp_path):
     one_image(tmp_path, [voc_object('person', (1, 1, 10, 10))])
     (tmp_path / 'list.txt').write_text('img\nghost\n')
-    with pytest.raises(DataError, match=r"list\.txt: lists 'ghost'"):
+    with pytest.raises(DataError, match=r"list\.txt: line 2: unknown image 'ghost' "
+                                        r"\(no .*Annotations/ghost\.xml\)"):
         build(tmp_path, ann_file='list.txt')
 
 

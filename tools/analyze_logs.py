@@ -1,34 +1,11 @@
 """Plot loss, learning-rate and metric curves of a training run.
 
-Usage: python tools/analyze_logs.py work_dirs/mask-rcnn_pennfudan [--out-dir DIR] [--keys coco/bbox_mAP ...]
+Runs custom/cli/analyze_logs.py (as `python -m custom.cli.analyze_logs` does); --help lists the flags.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from custom.analysis.log_curves import plot_run_curves  # noqa: E402
-from custom.errors import report_user_errors  # noqa: E402
-
-
-@report_user_errors
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument('work_dir', help='work_dir, one <timestamp> run folder, a scalars.json or a .log')
-    parser.add_argument('--out-dir', help='where the PNGs go (default: <work_dir>/plots)')
-    parser.add_argument('--keys', nargs='+', help='metric names to plot (default: all logged metrics)')
-    args = parser.parse_args()
-    written = plot_run_curves(args.work_dir, args.out_dir, args.keys)
-    for info in written.values():
-        print(f'{info["path"]}: {", ".join(f"{k} ({len(v[0])} points)" for k, v in info["curves"].items())}')
-    if not written:
-        print('nothing to plot: no losses or metrics in the log', file=sys.stderr)
-    return 0
-
+from custom.cli.analyze_logs import main
 
 if __name__ == '__main__':
     sys.exit(main())

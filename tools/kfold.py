@@ -1,42 +1,11 @@
-"""k-fold cross-validation: train and test k folds of a Penn-Fudan style data set, report mean and std AP.
+"""k-fold cross-validation: train and test k folds of a config's training data, report mean and std AP.
 
-    python tools/kfold.py configs/pennfudan_maskrcnn.py --folds 5 --seed 0 [--data-root DIR]
-        [--work-dir DIR] [--cfg-options key=value ...]
-
-Writes <work-dir>/splits/fold{i}/{train,val}.txt, one training per fold in <work-dir>/fold{i}, and
-<work-dir>/kfold_summary.json/.md with per-fold bbox/segm mAP and mAP_50, their mean and std.
+Runs custom/cli/kfold.py (as `python -m custom.cli.kfold` does); --help lists the flags.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from custom.errors import exit_on_user_error  # noqa: E402
-from custom.kfold import run_kfold  # noqa: E402
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='k-fold cross-validation on a Penn-Fudan style set')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--folds', type=int, default=5, help='number of folds k (default 5)')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the fold shuffle')
-    parser.add_argument('--data-root', help="folder with PNGImages/; default: the config's train data_root")
-    parser.add_argument('--work-dir', help='output folder; default work_dirs/<config name>_kfold<k>')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='config overrides for every fold, key=value pairs as in tools/train.py')
-    return parser.parse_args()
-
-
-def main() -> None:
-    args = parse_args()
-    summary = run_kfold(args.config, folds=args.folds, seed=args.seed, data_root=args.data_root,
-                        work_dir=args.work_dir, cfg_options=args.cfg_options)
-    for name in summary['metric_names']:
-        print(f'{name}: {summary["mean"][name]:.3f} +- {summary["std"][name]:.3f} over {args.folds} folds')
-    print(f'summary: {Path(summary["work_dir"]) / "kfold_summary.md"}')
-
+from custom.cli.kfold import main
 
 if __name__ == '__main__':
-    exit_on_user_error(main)
+    sys.exit(main())

@@ -1,41 +1,11 @@
 """Generate a small synthetic pedestrian data set in the Penn-Fudan layout (for CPU demos and tests).
 
-Example: python tools/make_demo_data.py data/DemoPed --images 40 --size 160 128 --seed 0 --val 10
+Runs custom/cli/make_demo_data.py (as `python -m custom.cli.make_demo_data` does); --help lists the flags.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from custom.demo_data import generate_demo_dataset  # noqa: E402
-from custom.errors import exit_on_user_error  # noqa: E402
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('out_dir', type=Path, help='folder to create (PNGImages/, PedMasks/, Annotation/)')
-    parser.add_argument('--images', type=int, default=40, help='number of images (default 40)')
-    parser.add_argument('--size', type=int, nargs=2, default=(160, 128), metavar=('WIDTH', 'HEIGHT'),
-                        help='image size in px (default 160 128)')
-    parser.add_argument('--seed', type=int, default=0, help='random seed (default 0)')
-    parser.add_argument('--val', type=int, default=None,
-                        help='also write splits/train.txt and splits/val.txt with this many val images '
-                             '(default: a quarter of the images); 0 = no split files')
-    return parser.parse_args()
-
-
-def main() -> None:
-    args = parse_args()
-    n_val = max(1, args.images // 4) if args.val is None else args.val
-    summary = generate_demo_dataset(args.out_dir, n_images=args.images, size=tuple(args.size), seed=args.seed,
-                                    n_val=n_val or None)
-    print(f'wrote {summary.n_images} images with {summary.n_instances} pedestrians to {summary.root}')
-    for name, path in (summary.splits or {}).items():
-        print(f'wrote {path} ({len(path.read_text().split())} {name} images)')
-
+from custom.cli.make_demo_data import main
 
 if __name__ == '__main__':
-    exit_on_user_error(main)
+    sys.exit(main())

@@ -1,31 +1,11 @@
 """Write a short Markdown report (config summary, final/best metrics, curves) of a training run.
 
-Usage: python tools/run_report.py work_dirs/mask-rcnn_pennfudan [--config CFG] [--out report.md]
+Runs custom/cli/run_report.py (as `python -m custom.cli.run_report` does); --help lists the flags.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from custom.analysis.run_report import write_run_report  # noqa: E402
-from custom.errors import report_user_errors  # noqa: E402
-
-
-@report_user_errors
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument('work_dir')
-    parser.add_argument('--config', help='config of the run (default: the one mmengine dumped into work_dir)')
-    parser.add_argument('--out', help='report path (default: <work_dir>/report.md)')
-    args = parser.parse_args()
-    path = write_run_report(args.work_dir, args.config, args.out)
-    print(path)
-    return 0
-
+from custom.cli.run_report import main
 
 if __name__ == '__main__':
     sys.exit(main())

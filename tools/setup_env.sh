@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Creates .venv in the repo and installs the pinned stack from requirements.txt.
-# Idempotent: when .venv already matches requirements.txt it returns in about a second.
-# VENV=... REQUIREMENTS=... build another environment from another pin file (tools/setup_bench_env.sh).
+# Creates .venv in the repo, installs the pinned stack from requirements.txt and the project itself (editable,
+# so `import custom` works from any folder with the venv active). Idempotent: when .venv already matches
+# requirements.txt and pyproject.toml it returns in about a second.
+# VENV=... REQUIREMENTS=... build another environment from another pin file (benchmarks/setup_env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 REQUIREMENTS=${REQUIREMENTS:-requirements.txt}
-STAMP="$VENV/.installed-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
+STAMP="$VENV/.installed-$(cat "$REQUIREMENTS" pyproject.toml | sha256sum | cut -c1-16)"
 if [ -f "$STAMP" ]; then
     echo "[setup] $VENV is up to date with $REQUIREMENTS"
     exit 0
@@ -21,7 +22,7 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 pin() { grep -E "^$1( |=|<|>)" "$REQUIREMENTS" | head -n 1; }
 
-echo "[setup] 1/3 installing $(pin torch), $(pin numpy) and the build tools for mmcv"
+echo "[setup] 1/4 installing $(pin torch), $(pin numpy) and the build tools for mmcv"
 "${PIP[@]}" install -q "$(pin torch)" "$(pin numpy)" "$(pin setuptools)" wheel ninja
 
 # mmcv's compiled ops are built against the installed torch, so the cached wheel is keyed by it.
@@ -29,17 +30,21 @@ TORCH=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')
 WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/mmdet-pennfudan/wheels/torch-$TORCH"
 mkdir -p "$WHEELS"
 if compgen -G "$WHEELS/mmcv-2.1.0-*.whl" >/dev/null; then
-    echo "[setup] 2/3 reusing the mmcv wheel built earlier in $WHEELS"
+    echo "[setup] 2/4 reusing the mmcv wheel built earlier in $WHEELS"
 else
-    echo "[setup] 2/3 building $(pin mmcv) with compiled ops against torch $TORCH"
-    echo "[setup]     this takes about 8-9 minutes on 2 CPU cores (longer when CUDA ops are built)"
+    echo "[setup] 2/4 building $(pin mmcv) with compiled ops against torch $TORCH"
+    echo "[setup]     this takes 10-17 minutes on 2 CPU cores (longer when CUDA ops are built)"
     # --no-cache-dir: pip's own wheel cache is not keyed by torch and would hand back a build for another torch.
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
         "${PIP[@]}" wheel -q --no-cache-dir --no-deps --no-build-isolation -w "$WHEELS" "$(pin mmcv)"
 fi
 
-echo "[setup] 3/3 installing the rest of $REQUIREMENTS"
+echo "[setup] 3/4 installing the rest of $REQUIREMENTS"
 "${PIP[@]}" install -q --find-links "$WHEELS" -r "$REQUIREMENTS"
-"$VENV/bin/python" -c 'import mmcv.ops, mmdet, mmengine, torch; print("[setup] ok: torch", torch.__version__, "| mmcv", mmcv.__version__, "| mmengine", mmengine.__version__, "| mmdet", mmdet.__version__, "| cuda", torch.cuda.is_available())'
+echo "[setup] 4/4 installing this project (editable: custom/ is imported from the repo)"
+"${PIP[@]}" install -q --no-deps --no-build-isolation -e .
+# From / so the import proves the editable install, not the current folder.
+VENV_PYTHON="$(cd "$VENV" && pwd)/bin/python"
+(cd / && "$VENV_PYTHON" -c 'import custom, mmcv.ops, mmdet, mmengine, torch; print("[setup] ok: torch", torch.__version__, "| mmcv", mmcv.__version__, "| mmengine", mmengine.__version__, "| mmdet", mmdet.__version__, "| cuda", torch.cuda.is_available())')
 rm -f "$VENV"/.installed-*
 touch "$STAMP"

@@ -1,48 +1,11 @@
-"""Evaluate a checkpoint on a config's test set; same flags as MMDetection's tools/test.py."""
+"""Evaluate a checkpoint on a config's test set; same flags as MMDetection's tools/test.py.
 
-import argparse
+Runs custom/cli/test.py (as `python -m custom.cli.test` does); --help lists the flags.
+"""
+
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from custom.runtime import (  # noqa: E402
-    add_result_dump,
-    add_runner_arguments,
-    apply_test_options,
-    apply_tta,
-    build_runner,
-    exit_on_user_error,
-    load_config,
-    parse_runner_args,
-)
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
-    parser.add_argument('--out', help='dump predictions to a pickle file (.pkl) for offline evaluation')
-    parser.add_argument('--show', action='store_true', help='show prediction results in a window')
-    parser.add_argument('--show-dir', help='directory (inside work_dir) where painted images are saved')
-    parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--tta', action='store_true', help='test-time augmentation (flips; box-only models)')
-    add_runner_arguments(parser)
-    return parse_runner_args(parser)
-
-
-def main() -> None:
-    args = parse_args()
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
-    apply_test_options(cfg, args.checkpoint, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
-    if args.tta:
-        apply_tta(cfg)
-    runner = build_runner(cfg)
-    if args.out:
-        add_result_dump(runner, args.out)
-    runner.test()
-
+from custom.cli.test import main
 
 if __name__ == '__main__':
-    exit_on_user_error(main)
+    sys.exit(main())

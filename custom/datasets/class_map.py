@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 from mmengine.logging import print_log
 
+from custom.errors import ConfigError
+
 
 def resolve_label(
     raw_name: str, classes: Sequence[str], class_map: Mapping[str, str] | None = None
@@ -38,10 +40,11 @@ def check_class_map(
     if class_map is None:
         return {}
     if not isinstance(class_map, Mapping):
-        raise TypeError(f'{owner}: class_map must be a dict of source name -> class name, got {class_map!r}')
+        raise ConfigError(f'{owner}: class_map must be a dict of source name -> class name, '
+                          f'got {class_map!r}')
     unknown = sorted({target for target in class_map.values() if target not in classes})
     if unknown:
-        raise ValueError(f'{owner}: class_map maps to {unknown}, which are not in classes {tuple(classes)}')
+        raise ConfigError(f'{owner}: class_map maps to {unknown}, which are not in classes {tuple(classes)}')
     return dict(class_map)
 
 

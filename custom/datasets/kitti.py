@@ -17,7 +17,7 @@ Conventions:
 * truncated/occluded/3D columns are read (so malformed values are caught) but not stored.
 * ``box_masks=True`` gives every instance a filled-box mask (KITTI has no masks) so KITTI can join Mask R-CNN
   training; the mask head then learns boxes for these images, a coarse signal to weigh against the extra data.
-* ``check_images`` (see custom/datasets/checks.py) checks each image file at load, so a corrupt one fails
+* ``check_images`` (see custom/datasets/base.py) checks each image file at load, so a corrupt one fails
   here with its name rather than in a DataLoader worker.
 """
 
@@ -29,11 +29,11 @@ import numpy as np
 from mmdet.registry import DATASETS
 
 from custom.datasets.annotation_folder import AnnotationFolderDataset
-from custom.datasets.checks import ParsedImage, check_image_file
+from custom.datasets.base import ParsedImage, check_image_file
 from custom.datasets.class_map import resolve_label
-from custom.datasets.image_folder import clip_box, read_image_size
-from custom.datasets.masks import mask_to_rle
+from custom.datasets.images import clip_box, read_image_size
 from custom.errors import DataError
+from custom.structures.masks import mask_to_rle
 
 KITTI_COLUMNS = (
     'type',
@@ -110,9 +110,8 @@ class KittiDataset(AnnotationFolderDataset):
     """2D detection from KITTI ``label_2`` files; see the module docstring.
 
     Args:
-        class_map: source class name -> config class name (e.g. ``{'Pedestrian': 'pedestrian'}``).
         box_masks: add a filled-box ``mask`` to every instance (for pipelines with ``with_mask=True``).
-        check_images: False, True/'verify' (default, cheap) or 'decode' (see ``check_image_file``).
+        class_map, check_images, data_prefix: see ``ProjectDataset``.
     """
 
     METAINFO = dict(classes=('Car', 'Pedestrian', 'Cyclist'))
@@ -126,7 +125,7 @@ class KittiDataset(AnnotationFolderDataset):
         super().__init__(*args, **kwargs)
 
     def parse_image(self, label_path: Path) -> ParsedImage:
-        """One label file and its image (after ``image_keys()``); raises DataError at its first problem."""
+        """One label file and its image; raises DataError at its first problem."""
         classes = tuple(self.metainfo['classes'])
         if label_path.stem not in self._images:
             raise DataError(

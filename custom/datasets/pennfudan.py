@@ -5,7 +5,7 @@ On-disk layout (``data_root``)::
     PNGImages/<stem>.png          RGB image
     PedMasks/<stem>_mask.png      mode L, pixel value = pedestrian id 1..N, 0 = background
     Annotation/<stem>.txt         PASCAL Annotation Version 1.00 text (CRLF), 1-based inclusive boxes
-    splits/train.txt, val.txt     optional split files, one stem per line (tools/make_splits.py)
+    splits/train.txt, val.txt     split files, one stem per line (DEFAULT_SPLIT; tools/make_splits.py)
 
 Box decision: each instance's box is the extent of its mask, not the hand-drawn annotation box. The masks
 are what Mask R-CNN learns, so box and mask must agree; on the real data 407 of 423 annotation boxes equal
@@ -13,7 +13,7 @@ the mask extent and 16 differ by 1-6 px. The annotation is still cross-checked: 
 the number of mask ids (exactly 1..N), its image size must match, and each of its boxes must lie within
 ``box_tolerance`` px of the mask extent, otherwise loading fails with a ``DataError`` naming the file
 (smaller differences are warnings of tools/validate_dataset.py). ``check_images`` (see
-custom/datasets/checks.py) checks each image file so a corrupt one fails here, not in a DataLoader worker.
+custom/datasets/base.py) checks each image file so a corrupt one fails here, not in a DataLoader worker.
 """
 
 import re
@@ -21,13 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from mmdet.datasets import BaseDetDataset
 from mmdet.registry import DATASETS
 
-from custom.datasets.checks import ParsedImage, check_image_file, raise_on_duplicate_ids
-from custom.datasets.image_folder import filter_images, read_image_size
-from custom.datasets.masks import mask_extent_box, mask_to_rle, read_index_png
+from custom.datasets.base import ParsedImage, ProjectDataset, check_image_file
+from custom.datasets.images import read_image_size
 from custom.errors import DataError
+from custom.structures.masks import mask_extent_box, mask_to_rle, read_index_png
+
+# The layout of the official archive (data_prefix keys img/mask/ann) and the project's default split.
+LAYOUT = {'img': 'PNGImages/', 'mask': 'PedMasks/', 'ann': 'Annotation/'}
+MASK_SUFFIX = '_mask.png'
+DEFAULT_SPLIT = {'n_train': 120, 'n_val': 50, 'seed': 0}  # of the 170 images; written to splits/
 
 Box = tuple[int, int, int, int]
 ID_MASK_MODES = ('L', 'P', 'I', 'I;16')
@@ -103,7 +107,7 @@ def format_annotation(ann: PennFudanAnnotation) -> str:
     """Annotation text in the original Penn-Fudan layout; write it with ``newline=''`` (it holds CRLF)."""
     labels = ann.labels or ['PASpersonWalking'] * len(ann.boxes)
     image_path = ann.image_filename
-    mask_path = image_path.replace('PNGImages/', 'PedMasks/').removesuffix('.png') + '_mask.png'
+    mask_path = image_path.replace(LAYOUT['img'], LAYOUT['mask']).removesuffix('.png') + MASK_SUFFIX
     width, height, channels = ann.size
     lines = [
         '# Compatible with PASCAL Annotation Version 1.00',
@@ -131,64 +135,59 @@ def _format_box(box) -> str:
     return f'({x1}, {y1}) - ({x2}, {y2})'
 
 
+@dataclass(frozen=True)
+class PennFudanFiles:
+    """The three files of one Penn-Fudan image."""
+
+    image: Path
+    mask: Path
+    annotation: Path
+
+
+def pennfudan_files(root: str | Path, stem: str, prefix: dict | None = None) -> PennFudanFiles:
+    """Where image ``stem`` and its mask and annotation live under ``root`` (``prefix``: data_prefix)."""
+    folders = {**LAYOUT, **(prefix or {})}
+    return PennFudanFiles(image=Path(root, folders['img'], f'{stem}.png'),
+                          mask=Path(root, folders['mask'], f'{stem}{MASK_SUFFIX}'),
+                          annotation=Path(root, folders['ann'], f'{stem}.txt'))
+
+
 @DATASETS.register_module()
-class PennFudanDataset(BaseDetDataset):
+class PennFudanDataset(ProjectDataset):
     """Penn-Fudan pedestrians with instance masks; boxes are the mask extents (see module docstring).
 
     ``ann_file`` is a split file with one image stem per line (e.g. ``FudanPed00001``); '' = all images.
     ``data_prefix`` keys: ``img`` (PNGImages/), ``mask`` (PedMasks/), ``ann`` (Annotation/).
     ``box_tolerance``: largest allowed difference in px between an annotation box and its mask extent.
-    ``check_images``: False, True/'verify' (default, cheap) or 'decode' (see ``check_image_file``).
+    ``check_images``, ``class_map``: see ``ProjectDataset``.
     """
 
     METAINFO = {'classes': ('pedestrian',), 'palette': [(220, 20, 60)]}
-    DEFAULT_PREFIX = {'img': 'PNGImages/', 'mask': 'PedMasks/', 'ann': 'Annotation/'}
+    DEFAULT_PREFIX = LAYOUT
 
-    def __init__(self, *args, data_prefix: dict | None = None, box_tolerance: float = 10,
-                 check_images: bool | str = True, **kwargs) -> None:
+    def __init__(self, *args, box_tolerance: float = 10, **kwargs) -> None:
         self.box_tolerance = box_tolerance
-        self.check_images = check_images
-        prefix = dict(self.DEFAULT_PREFIX)
-        prefix.update({k: v for k, v in (data_prefix or {}).items() if k != 'img_path'})
-        super().__init__(*args, data_prefix=prefix, **kwargs)
+        super().__init__(*args, **kwargs)
 
-    def load_data_list(self) -> list[dict]:
-        infos = [self.parse_image(stem).info for stem in self.image_keys()]
-        raise_on_duplicate_ids(infos, self.ann_file or self.data_prefix['img'])
-        return infos
-
-    def image_keys(self) -> list[str]:
-        """Stems of the images to load: those of the split file, or every PNG when ``ann_file`` is ''."""
+    def all_keys(self) -> list[str]:
         img_dir = Path(self.data_prefix['img'])
-        if not self.ann_file:
-            if not img_dir.is_dir():
-                raise DataError(img_dir, 'image folder not found')
-            stems = sorted(p.stem for p in img_dir.glob('*.png'))
-            if not stems:
-                raise DataError(img_dir, 'no .png images found')
-            return stems
+        if not img_dir.is_dir():
+            raise DataError(img_dir, 'image folder not found')
+        return sorted(p.stem for p in img_dir.glob('*.png'))
 
-        split_file = Path(self.ann_file)
-        if not split_file.is_file():
-            raise DataError(split_file, 'split file not found')
-        stems = []
-        for line_no, line in enumerate(split_file.read_text(encoding='utf-8').splitlines(), start=1):
-            stem = line.strip()
-            if not stem:
-                continue
-            if not (img_dir / f'{stem}.png').is_file():
-                missing = img_dir / f'{stem}.png'
-                raise DataError(split_file, f'line {line_no}: unknown image {stem!r} (no {missing})')
-            stems.append(stem)
-        if not stems:
-            raise DataError(split_file, 'split file lists no images')
-        return stems
+    def expected_file(self, stem: str) -> str:
+        return str(pennfudan_files('', stem, self.data_prefix).image)
+
+    def key_for_stem(self, stem: str) -> str | None:
+        return stem if Path(self.expected_file(stem)).is_file() else None
+
+    def stem_of(self, key: str) -> str:
+        return key
 
     def parse_image(self, stem: str) -> ParsedImage:
         """The image's middle-format info; raises DataError at its first problem."""
-        img_path = Path(self.data_prefix['img']) / f'{stem}.png'
-        mask_path = Path(self.data_prefix['mask']) / f'{stem}_mask.png'
-        ann_path = Path(self.data_prefix['ann']) / f'{stem}.txt'
+        files = pennfudan_files('', stem, self.data_prefix)
+        img_path, mask_path, ann_path = files.image, files.mask, files.annotation
 
         width, height = read_image_size(img_path)
         check_image_file(img_path, self.check_images)
@@ -239,7 +238,3 @@ class PennFudanDataset(BaseDetDataset):
         if difference > self.box_tolerance:
             raise DataError(ann_path, problem)
         return DataError(ann_path, f'{problem}; the mask extent is used')
-
-    def filter_data(self) -> list[dict]:
-        """Honour ``filter_cfg`` keys ``filter_empty_gt`` and ``min_size`` (no filtering in test mode)."""
-        return filter_images(self.data_list, self.filter_cfg, self.test_mode)

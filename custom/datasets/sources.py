@@ -1,9 +1,9 @@
-"""The three on-disk sources by their command-line names, and the dataset config for one of them."""
+"""The on-disk sources by their command-line names, and the dataset config for one of them."""
 
 from collections.abc import Iterable
 from pathlib import Path
 
-from custom.config_checks import ConfigError
+from custom.errors import ConfigError
 
 SOURCE_TYPES = {'pennfudan': 'PennFudanDataset', 'voc': 'VOCXMLDataset', 'kitti': 'KittiDataset'}
 

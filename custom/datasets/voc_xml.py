@@ -24,25 +24,23 @@ Conventions:
   k-th ``<object>`` of the XML (all objects, in file order), 0 background, 255 boundary/void (belongs to no
   mask). An object without pixels (ids may skip numbers) keeps its box with ``ignore_flag=1`` and an empty
   mask.
-* ``check_images`` (see custom/datasets/checks.py) checks each image file at load, so a corrupt one fails
+* ``check_images`` (see custom/datasets/base.py) checks each image file at load, so a corrupt one fails
   here with its name rather than in a DataLoader worker.
 """
 
-import logging
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from mmdet.registry import DATASETS
-from mmengine.logging import print_log
 
 from custom.datasets.annotation_folder import AnnotationFolderDataset
-from custom.datasets.checks import ParsedImage, check_image_file
+from custom.datasets.base import ParsedImage, check_image_file
 from custom.datasets.class_map import resolve_label
-from custom.datasets.image_folder import clip_box, read_image_size
-from custom.datasets.masks import mask_to_rle, read_index_png
+from custom.datasets.images import clip_box, read_image_size
 from custom.errors import DataError
+from custom.structures.masks import mask_to_rle, read_index_png
 
 VOC_CLASSES = (
     'aeroplane',
@@ -142,8 +140,7 @@ class VOCXMLDataset(AnnotationFolderDataset):
 
     Args:
         with_mask: also load instance masks from ``data_prefix['seg']`` (SegmentationObject/ by default).
-        class_map: source class name -> config class name, applied before matching ``metainfo['classes']``.
-        check_images: False, True/'verify' (default, cheap) or 'decode' (see ``check_image_file``).
+        class_map, check_images, data_prefix: see ``ProjectDataset``.
     """
 
     METAINFO = dict(classes=VOC_CLASSES)
@@ -154,17 +151,8 @@ class VOCXMLDataset(AnnotationFolderDataset):
         self.with_mask = with_mask
         super().__init__(*args, **kwargs)
 
-    def log_warnings(self, owner: str, warnings: list[DataError]) -> None:
-        if warnings:  # the only warnings: objects without mask pixels
-            print_log(
-                f'{owner}: {len(warnings)} objects have no pixels in their SegmentationObject PNG; '
-                'they are kept as ignored (ignore_flag=1)',
-                logger='current',
-                level=logging.WARNING,
-            )
-
     def parse_image(self, xml_path: Path) -> ParsedImage:
-        """One XML file and its image (after ``image_keys()``); raises DataError at its first problem."""
+        """One XML file and its image; raises DataError at its first problem."""
         classes = tuple(self.metainfo['classes'])
         record = parse_voc_xml(xml_path)
         img_path = self._find_image(xml_path, record['filename'], self._images)

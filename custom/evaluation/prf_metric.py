@@ -18,6 +18,7 @@ from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
+from custom.errors import ConfigError
 from custom.evaluation.matching import KINDS, Counts, ImageRecord, evaluate_records
 from custom.evaluation.records import class_names, record_from_sample
 
@@ -80,7 +81,7 @@ class PrecisionRecallMetric(BaseMetric):
         self.kinds = [metric] if isinstance(metric, str) else list(metric)
         unknown = [kind for kind in self.kinds if kind not in KINDS]
         if unknown or not self.kinds:
-            raise ValueError(f'PrecisionRecallMetric: metric must be among {KINDS}, got {self.kinds}')
+            raise ConfigError(f'PrecisionRecallMetric: metric must be among {KINDS}, got {self.kinds}')
         self.iou_thrs = (
             [float(iou_thrs)] if isinstance(iou_thrs, (int, float)) else [float(t) for t in iou_thrs]
         )

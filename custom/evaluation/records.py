@@ -5,9 +5,9 @@ from typing import Any
 
 import numpy as np
 
-from custom.datasets.masks import to_numpy, to_rle
 from custom.errors import DataError
 from custom.evaluation.matching import ImageRecord
+from custom.structures.masks import to_numpy, to_rle
 
 
 def masks_to_rles(masks: Any, height: int, width: int, where: str) -> list[dict]:

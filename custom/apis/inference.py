@@ -1,0 +1,142 @@
+"""Inference over images, folders and videos: overlays plus a JSON of the detections.
+
+Built on mmdet's init_detector / inference_detector, so a script can do the same with
+`model = init_detector(config, checkpoint); result = inference_detector(model, image)`.
+"""
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from mmdet.apis import inference_detector, init_detector
+from mmdet.structures import DetDataSample
+from mmengine.structures import InstanceData
+from tqdm import tqdm
+
+from custom.errors import DataError
+from custom.structures.masks import mask_to_rle
+
+IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
+VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
+
+
+def default_device() -> str:
+    return 'cuda:0' if torch.cuda.is_available() else 'cpu'
+
+
+def expand_inputs(inputs: list[str | Path]) -> list[Path]:
+    """Image files, video files, and folders (their images, sorted) -> a flat list of files."""
+    files = []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            files += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif not item.is_file():
+            raise FileNotFoundError(f'{item}: no such image, video or folder')
+        elif item.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
+            files.append(item)
+        else:
+            raise DataError(item, f'not an image ({", ".join(sorted(IMAGE_SUFFIXES))}) '
+                                  f'or video ({", ".join(sorted(VIDEO_SUFFIXES))})')
+    return files
+
+
+def confident(result: DetDataSample, score_thr: float) -> InstanceData:
+    """The predictions scoring at least score_thr, on the CPU (masks are copied from the GPU once)."""
+    return result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
+
+
+def class_name(classes: tuple[str, ...], label: int) -> str:
+    return classes[label] if label < len(classes) else str(label)
+
+
+def detections(pred: InstanceData, classes: tuple[str, ...]) -> list[dict]:
+    """Predictions as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE)."""
+    masks = pred.masks.numpy() if 'masks' in pred else None
+    out = []
+    for i in range(len(pred)):
+        label = int(pred.labels[i])
+        item = {'label': label, 'class': class_name(classes, label), 'score': round(float(pred.scores[i]), 4),
+                'bbox': [round(float(v), 1) for v in pred.bboxes[i]]}
+        if masks is not None:
+            item['mask'] = mask_to_rle(masks[i])
+        out.append(item)
+    return out
+
+
+def draw_overlay(image: np.ndarray, pred: InstanceData, classes: tuple[str, ...]) -> np.ndarray:
+    """BGR image with translucent masks, boxes and 'class score' labels."""
+    canvas = image.copy()
+    rng = np.random.default_rng(0)
+    for i in range(len(pred)):
+        color = tuple(int(c) for c in rng.integers(60, 256, 3))
+        if 'masks' in pred:
+            mask = pred.masks[i].numpy().astype(bool)
+            canvas[mask] = (0.5 * canvas[mask] + 0.5 * np.array(color)).astype(np.uint8)
+        x1, y1, x2, y2 = (int(round(float(v))) for v in pred.bboxes[i])
+        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
+        cv2.putText(canvas, f'{class_name(classes, int(pred.labels[i]))} {float(pred.scores[i]):.2f}',
+                    (x1, max(y1 - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
+    return canvas
+
+
+def unique_stem(path: Path, taken: set[str]) -> str:
+    """The file's stem, with _2, _3, ... appended when another input already used it (a/x.jpg, b/x.png)."""
+    stem, n = path.stem, 1
+    while stem in taken:
+        n += 1
+        stem = f'{path.stem}_{n}'
+    taken.add(stem)
+    return stem
+
+
+def run_inference(config: str, checkpoint: str | None, inputs: list[str | Path], out_dir: str | Path,
+                  score_thr: float = 0.3, device: str | None = None) -> dict:
+    """Writes <out_dir>/<name>.png overlays (videos: <stem>_overlay.mp4) and <out_dir>/results.json."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = init_detector(config, checkpoint, device=device or default_device())
+    classes = tuple(model.dataset_meta.get('classes', ()))
+    results = {'config': str(config), 'checkpoint': checkpoint, 'score_thr': score_thr, 'items': []}
+    taken: set[str] = set()
+    for path in tqdm(expand_inputs(inputs), desc='inference', unit='file'):
+        stem = unique_stem(path, taken)
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            results['items'] += infer_video(model, path, out_dir / f'{stem}_overlay.mp4', classes, score_thr)
+            continue
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise DataError(path, 'cannot read the image (corrupt or unsupported format)')
+        pred = confident(inference_detector(model, image), score_thr)
+        cv2.imwrite(str(out_dir / f'{stem}.png'), draw_overlay(image, pred, classes))
+        results['items'].append({'file': str(path), 'overlay': f'{stem}.png',
+                                 'detections': detections(pred, classes)})
+    (out_dir / 'results.json').write_text(json.dumps(results, indent=1))
+    return results
+
+
+def infer_video(model: torch.nn.Module, path: Path, out_file: Path, classes: tuple[str, ...],
+                score_thr: float) -> list[dict]:
+    """Runs every frame; writes the overlaid video to out_file (closed even when inference fails)."""
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise DataError(path, 'cannot open the video')
+    fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+    writer, items = None, []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            pred = confident(inference_detector(model, frame), score_thr)
+            if writer is None:
+                height, width = frame.shape[:2]
+                writer = cv2.VideoWriter(str(out_file), cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
+            writer.write(draw_overlay(frame, pred, classes))
+            items.append({'file': str(path), 'frame': len(items), 'detections': detections(pred, classes)})
+    finally:
+        capture.release()
+        if writer is not None:
+            writer.release()
+    return items

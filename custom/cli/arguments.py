@@ -1,0 +1,56 @@
+"""Argument groups the command-line tools share, so a flag means the same in every tool."""
+
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from custom.datasets.sources import SOURCE_TYPES, source_config
+
+
+class KeyValueAction(DictAction):
+    """mmengine's DictAction (``key=value`` pairs, values read as numbers, lists or tuples where they look
+    like one) that stops with a usage error, not a traceback, at an item without '='."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        malformed = [value for value in values or [] if '=' not in value]
+        if malformed:
+            parser.error(f'{option_string} takes key=value pairs, got {malformed[0]!r}')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_source_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """SOURCE ROOT and the flags that describe one data set on disk (validate, convert, split)."""
+    nargs = None if required else '?'
+    parser.add_argument('source', nargs=nargs, choices=sorted(SOURCE_TYPES), help='on-disk format of ROOT')
+    parser.add_argument('root', nargs=nargs, help='data set folder (data_root)')
+    parser.add_argument('--split', default='',
+                        help='split file relative to ROOT (or any path); default: every image')
+    parser.add_argument('--classes', nargs='+', help="class names (default: the format's own classes)")
+    parser.add_argument('--class-map', nargs='+', action=KeyValueAction, default={}, metavar='SRC=DST',
+                        help='rename source classes before matching --classes, e.g. person=pedestrian')
+    parser.add_argument('--data-prefix', nargs='+', action=KeyValueAction, default={}, metavar='KEY=FOLDER',
+                        help='folders relative to ROOT, e.g. img=JPEGImages/ ann=Annotations/')
+    parser.add_argument('--with-mask', action='store_true', help='voc: also read SegmentationObject/ masks')
+
+
+def source_config_from_args(args: argparse.Namespace) -> dict:
+    """The dataset config the source flags describe."""
+    return source_config(args.source, args.root, args.split, args.classes, args.class_map, args.data_prefix,
+                         args.with_mask)
+
+
+def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags that tools/train.py and tools/test.py share (as in MMDetection): --cfg-options, --launcher."""
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
+                        help='override config settings, key=value pairs like model.backbone.depth=101')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
+    """Parses the command line; torch.distributed.launch passes the rank as a flag, torchrun in LOCAL_RANK."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args

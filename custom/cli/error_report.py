@@ -1,0 +1,53 @@
+"""Per-image error report (missed objects, false positives) and PR curves from a tools/test.py --out pickle.
+
+Usage: python tools/error_report.py results.pkl --out-dir work_dirs/run/errors [--config CFG] [--kind segm]
+Ground truth comes from the pickle's 'instances' (PackDetInputs meta_keys) or, with --config, from the
+config's test dataset.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from custom.analysis.error_report import write_error_report
+from custom.analysis.pr_curve import write_pr_curves
+from custom.analysis.predictions import load_records
+from custom.errors import report_user_errors
+from custom.evaluation.records import class_names
+
+
+@report_user_errors
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument('predictions', help='pickle written by tools/test.py --out')
+    parser.add_argument('--out-dir', required=True)
+    parser.add_argument('--config', help='config whose dataset supplies GT and class names')
+    parser.add_argument(
+        '--split', default='test', choices=['train', 'val', 'test'], help='dataloader of --config'
+    )
+    parser.add_argument('--kind', default='bbox', choices=['bbox', 'segm'])
+    parser.add_argument('--iou-thr', type=float, default=0.5)
+    parser.add_argument('--score-thr', type=float, default=0.5)
+    parser.add_argument('--worst', type=int, default=10, help='number of overlay images to draw')
+    parser.add_argument('--classes', nargs='+', help='class names when no --config is given')
+    parser.add_argument('--no-pr', action='store_true', help='skip the PR curve plot')
+    args = parser.parse_args(argv)
+    records, classes = load_records(args.predictions, args.kind == 'segm', args.config, args.split)
+    classes = class_names(records, classes or args.classes or [])
+    report = write_error_report(
+        records, classes, args.out_dir, args.kind, args.iou_thr, args.score_thr, args.worst
+    )
+    if not args.no_pr:
+        write_pr_curves(records, [args.kind], args.iou_thr, classes, args.out_dir)
+    summary = report['summary']
+    print(
+        f'{summary["images"]} images: TP {summary["tp"]}, FP {summary["fp"]}, FN {summary["fn"]}; '
+        f'report in {Path(args.out_dir) / "errors.md"}'
+    )
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

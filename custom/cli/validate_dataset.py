@@ -1,0 +1,48 @@
+"""Check a data set before training: every problem of every image, as 'severity: path: problem'.
+
+    python tools/validate_dataset.py pennfudan data/PennFudanPed --split splits/train.txt
+    python tools/validate_dataset.py voc data/VOCdevkit/VOC2012 --classes person --with-mask
+    python tools/validate_dataset.py kitti data/kitti --split ImageSets/train.txt --classes pedestrian \
+        --data-prefix img=training/image_2/ ann=training/label_2/ --class-map Pedestrian=pedestrian
+    python tools/validate_dataset.py --config configs/mixed_pedestrian_maskrcnn.py
+
+Ends with 'N images checked: E errors, W warnings'; exit status 1 when there are errors.
+"""
+
+import argparse
+import sys
+
+from mmengine.config import Config
+
+from custom.cli.arguments import KeyValueAction, add_source_arguments, source_config_from_args
+from custom.data_tools.validation import print_report, validate_config, validate_source
+from custom.errors import report_user_errors
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Validate a data set (or every data set of a config)')
+    add_source_arguments(parser, required=False)
+    parser.add_argument('--config', help='validate every data set this config trains, validates and tests on')
+    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, help='override config settings')
+    parser.add_argument('--errors-only', action='store_true', help='do not print warnings (still counted)')
+    args = parser.parse_args(argv)
+    if bool(args.config) == bool(args.source and args.root):
+        parser.error('give either SOURCE ROOT or --config CONFIG')
+    return args
+
+
+@report_user_errors
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.config:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        reports = validate_config(cfg, args.config)
+    else:
+        reports = [validate_source(source_config_from_args(args), f'{args.source} {args.root}')]
+    return print_report(reports, sys.stdout, show_warnings=not args.errors_only)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

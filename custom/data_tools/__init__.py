@@ -1,0 +1,1 @@
+"""Preparing and checking data: dataset downloads, synthetic demo data, COCO export, validation."""

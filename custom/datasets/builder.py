@@ -1,0 +1,41 @@
+"""Finding the datasets a config uses (through Concat/Repeat/ClassBalanced wrappers) and building one."""
+
+import copy
+from collections.abc import Iterator
+
+from mmengine.registry import DefaultScope
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def iter_dataset_configs(dataset_cfg: dict, where: str) -> Iterator[tuple[str, dict]]:
+    """Yields (dotted location, config) of a dataset and of every dataset it wraps, innermost ones only."""
+    if 'datasets' in dataset_cfg:
+        for i, child in enumerate(dataset_cfg['datasets']):
+            yield from iter_dataset_configs(child, f'{where}.datasets[{i}]')
+    elif 'dataset' in dataset_cfg:
+        yield from iter_dataset_configs(dataset_cfg['dataset'], f'{where}.dataset')
+    else:
+        yield where, dataset_cfg
+
+
+def configured_datasets(cfg, loaders: tuple[str, ...] = LOADERS) -> Iterator[tuple[str, dict]]:
+    """(location, config) of every dataset in the given dataloaders of a config."""
+    for loader in loaders:
+        if cfg.get(loader) and cfg[loader].get('dataset'):
+            yield from iter_dataset_configs(cfg[loader]['dataset'], f'{loader}.dataset')
+
+
+def build_dataset(dataset_cfg: dict, lazy: bool = False, **overrides):
+    """The dataset of a config entry, in MMDetection's scope; ``lazy`` skips loading the annotations and
+    building the pipeline (the validator parses images one by one)."""
+    from mmdet.registry import DATASETS
+
+    import custom.datasets  # noqa: F401  (registers the project's dataset types)
+
+    dataset_cfg = copy.deepcopy(dict(dataset_cfg))
+    if lazy:
+        dataset_cfg.update(lazy_init=True, pipeline=[])
+    dataset_cfg.update(overrides)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return DATASETS.build(dataset_cfg)

@@ -1,0 +1,150 @@
+"""Safe checkpoint loading and atomic checkpoint saving for mmengine runners.
+
+Loading: torch >= 2.6 loads with ``weights_only=True`` and refuses any pickled global that is not
+allow-listed, but mmengine 0.10.7 checkpoints carry a few (its HistoryBuffer, numpy arrays and
+scalars in the message hub). We allow exactly those and nothing else, and route every local and
+http(s) checkpoint through one loader that turns a refusal into a message naming the file and the
+offending globals. There is no code path that loads with ``weights_only=False``.
+
+Saving: mmengine writes checkpoints with a plain ``open(path, 'wb')``; a kill during the write
+leaves a truncated file. The local storage backend is replaced by one that writes to a temporary
+file in the same folder and renames it into place, which is atomic on POSIX file systems.
+"""
+
+import glob
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.fileio.backends import LocalBackend, register_backend
+from mmengine.fileio.io import backend_instances
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from custom.errors import UnsafeCheckpointError
+
+# Everything an mmengine 0.10 / mmdet 3.x checkpoint (and OpenMMLab's model-zoo files) pickles
+# beyond tensors and builtins: the message hub's HistoryBuffer and the numpy values inside it.
+SAFE_GLOBALS = [
+    HistoryBuffer,
+    np.core.multiarray._reconstruct,
+    np.core.multiarray.scalar,
+    np.ndarray,
+    np.dtype,
+    *{type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)},
+]
+
+
+def history_buffer_statistic(owner: type, name: str) -> object:
+    """Stands in for ``getattr`` while unpickling, resolving only HistoryBuffer's statistics methods.
+
+    HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``; allowing the
+    real getattr would let a checkpoint reach any attribute of any allowed object.
+    """
+    allowed = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+    if owner is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'getattr({owner!r}, {name!r}) is not allowed in a checkpoint')
+
+
+torch.serialization.add_safe_globals([*SAFE_GLOBALS, (history_buffer_statistic, 'builtins.getattr')])
+ALLOWED_NAMES = {f'{g.__module__}.{g.__qualname__}' for g in SAFE_GLOBALS} | {'builtins.getattr'}
+
+
+def load_checkpoint_file(path: str | os.PathLike, map_location: str | None = None) -> dict:
+    """torch.load with weights_only=True; a refusal names the file and the globals it carries."""
+    path = os.path.expanduser(str(path))
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: checkpoint file not found')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        unexpected = _unexpected_globals(path)
+        raise UnsafeCheckpointError(
+            f'{path}: refused to load: the checkpoint pickles Python objects that are not on the '
+            f'allow-list in custom/engine/checkpoints.py ({", ".join(unexpected) or error}). Loading it '
+            'could run arbitrary code. If you trust its source, re-save only its tensors (state_dict).'
+        ) from error
+
+
+def _unexpected_globals(path: str) -> list[str]:
+    try:
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a zip checkpoint: the torch error message is all we have
+        return []
+    return sorted(set(found) - ALLOWED_NAMES)
+
+
+# mmengine logs 'Loads checkpoint by <function name minus its first 10 characters> backend'.
+def load_from_safe_local(filename: str, map_location: str | None = None) -> dict:
+    return load_checkpoint_file(filename, map_location)
+
+
+def load_from_safe_http(filename: str, map_location: str | None = None) -> dict:
+    from custom.engine.checkpoint_download import fetch_checkpoint
+
+    return load_checkpoint_file(fetch_checkpoint(filename), map_location)
+
+
+CheckpointLoader.register_scheme(prefixes='', loader=load_from_safe_local, force=True)
+CheckpointLoader.register_scheme(prefixes=('http://', 'https://'), loader=load_from_safe_http, force=True)
+
+
+class AtomicLocalBackend(LocalBackend):
+    """LocalBackend whose writes never leave a partial file at the destination."""
+
+    def put(self, obj: bytes, filepath: str | Path) -> None:
+        write_atomic(Path(filepath), obj)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Writes to a temporary file beside `path`, flushes it to disk, then renames it over `path`.
+
+    The temporary file is named ``.<name>.<pid>.<random>.tmp``. A process killed with SIGKILL while writing
+    cannot remove its own; the next write of the same path removes those of writers no longer running.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp')
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Removes ``.<name>.<pid>.*.tmp`` beside `path` left by writers that are no longer running."""
+    removed = []
+    for tmp in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
+        pid = tmp.name[len(path.name) + 2:].split('.', 1)[0]
+        if pid.isdigit() and not _process_exists(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+for key, backend in list(backend_instances.items()):
+    if type(backend) is LocalBackend:
+        del backend_instances[key]

@@ -1,0 +1,1 @@
+"""Mask and box conversions shared by datasets, evaluation, inference and export."""
