@@ -163,12 +163,17 @@ class ProjectDataset(BaseDetDataset):
         """The name a split file lists for ``key`` (the inverse of ``key_for_stem``)."""
         return Path(str(key)).stem
 
+    def default_classes(self) -> tuple[str, ...]:
+        """The classes when the config names none (a source whose files list them: COCO's categories)."""
+        return ()
+
     def prepare(self) -> None:
         """Checks the classes and class_map; a source extends it to index its files before any key is read."""
-        classes = tuple(self.metainfo.get('classes') or ())
+        classes = tuple(self.metainfo.get('classes') or ()) or self.default_classes()
         if not classes:
-            raise DataError(self.location(),
-                            f'{type(self).__name__} needs metainfo=dict(classes=(...)) in the config')
+            raise DataError(self.location(), f'{type(self).__name__} needs metainfo=dict(classes=(...)) in the '
+                                              'config (--classes for the data tools)')
+        self._metainfo['classes'] = classes
         self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
 
     def location(self) -> str:

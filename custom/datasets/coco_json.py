@@ -17,7 +17,8 @@ Conventions (the middle format is the one mmdet's ``CocoDataset`` gives):
   ``ignore=1``) gives ``ignore_flag=1``, the crowd region of its own category.
 * Masks stay as written: polygons (several parts for one object) or RLE (``counts`` a string or a list).
 * Categories are matched by name (after ``class_map``) to ``metainfo['classes']``; annotations of other
-  categories are skipped and counted in a warning. Categories no annotation uses (labelme2coco's
+  categories are skipped and counted in a warning. Without classes (the data tools without ``--classes``)
+  the classes are the categories that annotations use, in id order. Categories no annotation uses (labelme2coco's
   ``_background_`` with id 0, Roboflow's super-category) are no problem.
 
 Errors that stop loading, where mmdet's ``CocoDataset`` goes on without a word: a config class that matches
@@ -181,6 +182,13 @@ class CocoJsonDataset(AnnotationJsonDataset):
         return cls(ann_file=dataset.ann_file, data_root='', data_prefix=dict(img=dataset.data_prefix['img']),
                    metainfo=dict(classes=tuple(dataset.metainfo['classes'])), require_masks=require_masks,
                    test_mode=True, lazy_init=True, pipeline=[])
+
+    def default_classes(self) -> tuple[str, ...]:
+        """The categories that annotations use, in category id order (the data tools without --classes)."""
+        coco = check_coco(read_json(self.ann_file), self.ann_file) if self.ann_file else {}
+        used = {ann['category_id'] for ann in coco.get('annotations', [])}
+        return tuple(cat['name'] for cat in sorted(coco.get('categories', []), key=lambda c: c['id'])
+                     if cat['id'] in used)
 
     def index_json(self, content: Any) -> dict[int, str]:
         coco = check_coco(content, self.ann_file)
