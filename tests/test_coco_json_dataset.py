@@ -97,31 +97,38 @@ def test_class_that_matches_no_category_lists_the_nearest_names(tmp_path):
 
 
 def broken_coco(root: Path) -> Path:
-    """One image per trap, each failing on its own (the validator lists them all)."""
-    names = ['ok', 'two_points', 'flat', 'zero_box', 'outside', 'resized', 'missing', 'no_mask', 'rle_size']
+    """One image per trap, each failing on its own (the validator lists them all), and two that training
+    tolerates with a warning: a CVAT-style crowd-only image and a dog, a category outside the classes."""
     from tests.source_writers import write_image
 
+    names = ['ok', 'two_points', 'flat', 'zero_box', 'outside', 'resized', 'missing', 'no_mask', 'rle_size',
+             'corrupt', 'crowd']
     for name in names:
         if name != 'missing':
             write_image(root / 'images' / f'{name}.jpg', 120 if name == 'resized' else WIDTH, HEIGHT)
+    (root / 'images' / 'corrupt.jpg').write_bytes(b'not a jpeg')
     images = [dict(id=i, file_name=f'{name}.jpg', width=WIDTH, height=HEIGHT) for i, name in enumerate(names, 1)]
     segmentation = {
         'two_points': [[10, 10, 20, 20]],
         'flat': [[10, 10, 20, 20, 30, 30]],  # three points on one line
         'no_mask': [],
         'rle_size': dict(rle_of_box(0, 0, 5, 5), size=[HEIGHT, 120]),
+        'crowd': rle_of_box(10, 10, 22, 22),
     }
     boxes = {'zero_box': [10, 10, 0, 12], 'outside': [100, 10, 20, 12]}
     annotations = [coco_annotation(10 + i, i, 1, boxes.get(name, [10, 10, 12, 12]),
-                                   segmentation.get(name, [square(10, 10, 12)]))
+                                   segmentation.get(name, [square(10, 10, 12)]), iscrowd=int(name == 'crowd'))
                    for i, name in enumerate(names, 1)]
-    return write_coco(root / 'annotations' / 'train.json', images, annotations, [dict(id=1, name='person')])
+    annotations.append(coco_annotation(99, 1, 2, [40, 40, 12, 12], [square(40, 40, 12)]))  # the dog
+    return write_coco(root / 'annotations' / 'train.json', images, annotations,
+                      [dict(id=1, name='person'), dict(id=2, name='dog')])
 
 
 def test_every_trap_of_a_broken_file_is_an_error_naming_the_annotation(tmp_path):
     broken_coco(tmp_path)
     report = validate_source(coco_cfg(tmp_path, classes=('person',)))
-    assert report.images == 9
+    assert report.images == 11
+    assert report.targets == {'person': 1}  # ok.jpg's; the crowd region counts as no class
     json_name = 'annotations/train.json'
     assert_findings(report, {
         ('error', json_name, 'annotation id 12 (image id 2 (two_points.jpg)), polygon #1: polygon with 2 points '
@@ -136,9 +143,29 @@ def test_every_trap_of_a_broken_file_is_an_error_naming_the_annotation(tmp_path)
                              'needs one per object (require_masks=False reads box-only files)'),
         ('error', json_name, 'annotation id 19 (image id 9 (rle_size.jpg)): RLE size [72, 120] differs from the '
                              'image [72, 96]'),
+        ('error', 'images/corrupt.jpg', 'cannot read the image'),
+        ('warning', 'images/ok.jpg', "objects of classes not in metainfo classes (after class_map), not trained "
+                                     "on: 'dog' x1"),
+        ('warning', 'images/crowd.jpg', "only ignored instances (filter_empty_gt=True drops the image); CVAT's "
+                                        "'COCO 1.0' export"),
     })
     with pytest.raises(DataError, match=r'annotation id 12 .*polygon with 2 points'):
         load(coco_cfg(tmp_path, classes=('person',)))  # training stops at the first one
+
+
+def test_validate_tool_takes_the_coco_json_as_split_and_exits_1_on_errors(tmp_path, capsys):
+    from custom.cli import validate_dataset
+
+    broken_coco(tmp_path)
+    args = ['coco', str(tmp_path), '--split', 'annotations/train.json', '--data-prefix', 'img=images/']
+    assert validate_dataset.main([*args, '--classes', 'person']) == 1
+    out = capsys.readouterr().out
+    assert 'instances to train on per class (ignored ones not counted): person 1\n' in out
+    assert out.endswith('11 images checked: 9 errors, 2 warnings\n')
+    assert validate_dataset.main([*args, '--classes', 'persn']) == 1
+    assert "classes 'persn' (nearest: 'person') match no category" in capsys.readouterr().out
+    assert validate_dataset.main(args) == 1  # without --classes: the categories annotations use
+    assert 'person 1, dog 1\n' in capsys.readouterr().out
 
 
 @pytest.mark.parametrize('edit, message', [

@@ -115,9 +115,9 @@ def test_kfold_sets_split_file_for_the_json_sources_and_ann_file_for_the_others(
     overrides = fold_overrides(cfg, f'{tmp_path}/balloon/', folds[0])
     assert f'train_dataloader.dataset.split_file={folds[0]["train"].resolve()}' in overrides
     cfg.merge_from_dict(parse_cfg_options(overrides))
-    # k-fold validates on the training json's images: the fold's val names exist there
-    cfg.val_dataloader.dataset.ann_file = cfg.train_dataloader.dataset.ann_file
-    cfg.val_dataloader.dataset.data_prefix = cfg.train_dataloader.dataset.data_prefix
+    # the fold's val images are in the training json: val reads that json with the fold's val names
+    assert cfg.val_dataloader.dataset.ann_file == 'train/via_region_data.json'
+    assert cfg.val_dataloader.dataset.data_prefix.img == 'train/'
     train = build_dataset(cfg.train_dataloader.dataset, pipeline=[], test_mode=True)
     val = build_dataset(cfg.val_dataloader.dataset, pipeline=[], test_mode=True)
     names = lambda d: sorted(d.get_data_info(i)['img_id'] for i in range(len(d)))  # noqa: E731

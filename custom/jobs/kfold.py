@@ -52,14 +52,23 @@ def leaf_dataset(cfg: Config, loader: str) -> tuple[str, dict]:
 
 
 def fold_overrides(cfg: Config, data_root: str, split_files: dict[str, Path]) -> list[str]:
-    """--cfg-options pointing train at the fold's train file and val/test at its val file."""
+    """--cfg-options pointing train at the fold's train file and val/test at its val file.
+
+    The json sources (COCO, VIA) select a fold's images with ``split_file`` inside one annotation json; the
+    fold's val images are in the training json, so val and test read that json and its image folder too.
+    """
     overrides = []
+    train = leaf_dataset(cfg, 'train_dataloader')[1]
     for loader in LOADERS:
         if not cfg.get(loader):
             continue
         key, dataset_cfg = leaf_dataset(cfg, loader)
         split = split_files['train' if loader == 'train_dataloader' else 'val'].resolve()
-        overrides += [f'{key}.data_root={data_root}', f'{key}.{split_argument(dataset_cfg)}={split}']
+        argument = split_argument(dataset_cfg)
+        overrides += [f'{key}.data_root={data_root}', f'{key}.{argument}={split}']
+        if argument != 'ann_file' and loader != 'train_dataloader':
+            image_folder = (train.get('data_prefix') or {}).get('img', '')
+            overrides += [f'{key}.ann_file={train["ann_file"]}', f'{key}.data_prefix.img={image_folder}']
     return overrides
 
 
