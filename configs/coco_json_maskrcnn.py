@@ -1,4 +1,5 @@
-# Mask R-CNN R50-FPN fine-tuned from COCO on your COCO instances json (CVAT, Label Studio, Roboflow, labelme2coco exports).
+# Mask R-CNN R50-FPN fine-tuned from COCO on your COCO instances json (CVAT, Label Studio, Roboflow,
+# labelme2coco exports).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     './_base_/datasets/coco_json.py',

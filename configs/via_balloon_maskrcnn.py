@@ -1,4 +1,5 @@
-# Mask R-CNN R50-FPN fine-tuned from COCO on VIA region exports in the layout of MMDetection's balloon tutorial.
+# Mask R-CNN R50-FPN fine-tuned from COCO on VIA region exports in the layout of MMDetection's balloon
+# tutorial.
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     './_base_/datasets/via.py',

@@ -1,5 +1,5 @@
-"""Writers of tiny COCO instances json, labelme and VIA data sets in the formats those tools write, shared by the
-json source tests. Every image is 96x72; squares are polygons of 4 corners."""
+"""Writers of tiny COCO instances json, labelme and VIA data sets in the formats those tools write, shared by
+the json source tests. Every image is 96x72; squares are polygons of 4 corners."""
 
 import base64
 import json
@@ -45,7 +45,8 @@ def make_coco(root: Path, ann_name: str = 'annotations/train.json') -> Path:
     iscrowd=1) and a dog (category not in the test's classes); c.jpg a person."""
     for seed, name in enumerate('abc'):
         write_image(root / 'images' / f'{name}.jpg', WIDTH, HEIGHT, seed=seed)
-    images = [dict(id=i, file_name=f'{name}.jpg', width=WIDTH, height=HEIGHT) for i, name in enumerate('abc', 1)]
+    images = [dict(id=i, file_name=f'{name}.jpg', width=WIDTH, height=HEIGHT)
+              for i, name in enumerate('abc', 1)]
     categories = [dict(id=0, name='_background_'), dict(id=1, name='person'), dict(id=2, name='car'),
                   dict(id=3, name='dog')]
     annotations = [
@@ -59,8 +60,8 @@ def make_coco(root: Path, ann_name: str = 'annotations/train.json') -> Path:
 
 
 def labelme_shape(label: str, points: list, shape_type: str = 'polygon', group_id: int | None = None) -> dict:
-    return dict(label=label, points=points, group_id=group_id, description='', shape_type=shape_type, flags={},
-                mask=None)
+    return dict(label=label, points=points, group_id=group_id, description='', shape_type=shape_type,
+                flags={}, mask=None)
 
 
 def corners(x: float, y: float, size: float) -> list[list[float]]:

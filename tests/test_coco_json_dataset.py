@@ -1,5 +1,6 @@
-"""CocoJsonDataset on tiny COCO instances json files as CVAT and labelme2coco write them, each trap caught with
-its message, the same rules for mmdet's own CocoDataset in the validator, and the poly2mask=False refusal."""
+"""CocoJsonDataset on tiny COCO instances json files as CVAT and labelme2coco write them, each trap caught
+with its message, the same rules for mmdet's own CocoDataset in the validator, and the poly2mask=False
+refusal."""
 
 import json
 import re
@@ -30,8 +31,8 @@ pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def coco_cfg(root: Path, classes=('person', 'car'), ann_file='annotations/train.json', **options) -> dict:
-    return dict(type='CocoJsonDataset', data_root=str(root), ann_file=ann_file, data_prefix=dict(img='images/'),
-                metainfo=dict(classes=classes), **options)
+    return dict(type='CocoJsonDataset', data_root=str(root), ann_file=ann_file,
+                data_prefix=dict(img='images/'), metainfo=dict(classes=classes), **options)
 
 
 def load(cfg: dict):
@@ -45,7 +46,7 @@ def edit_json(path: Path, edit) -> None:
     path.write_text(json.dumps(content))
 
 
-def test_instances_boxes_masks_and_crowd_flags_as_written_with_other_categories_skipped(tmp_path, monkeypatch):
+def test_instances_boxes_masks_and_crowd_flags_as_written_with_other_categories_skipped(tmp_path):
     make_coco(tmp_path)
     infos = load(coco_cfg(tmp_path))
     assert [info['img_id'] for info in infos] == [1, 2, 3]
@@ -66,8 +67,8 @@ def test_labelme2coco_background_category_is_no_problem_and_other_categories_are
     assert report.images == 3
     assert report.targets == {'person': 2, 'car': 1}  # the crowd region counts as no class
     assert_findings(report, {
-        ('warning', 'images/b.jpg', "objects of classes not in metainfo classes (after class_map), not trained "
-                                    "on: 'dog' x1"),
+        ('warning', 'images/b.jpg', 'objects of classes not in metainfo classes (after class_map), not '
+                                    "trained on: 'dog' x1"),
         ('warning', 'images/b.jpg', "only ignored instances (filter_empty_gt=True drops the image); CVAT's"),
     })
 
@@ -79,8 +80,8 @@ def test_cvat_export_with_every_mask_iscrowd_is_an_error_naming_the_export_setti
     crowd = [coco_annotation(i, image['id'], 1, [0, 0, 40, 30], rle_of_box(0, 0, 40, 30), iscrowd=1)
              for i, image in enumerate(images, start=1)]
     write_coco(json_path, images, crowd, [dict(id=1, name='person')])
-    expected = (r'train\.json: every instance of all 3 images is ignored \(ignore_flag=1\), so training would '
-                r"learn nothing; CVAT's 'COCO 1\.0' export writes every mask shape")
+    expected = (r'train\.json: every instance of all 3 images is ignored \(ignore_flag=1\), so training '
+                r"would learn nothing; CVAT's 'COCO 1\.0' export writes every mask shape")
     with pytest.raises(DataError, match=expected):
         load(coco_cfg(tmp_path, classes=('person',)))
     report = validate_source(coco_cfg(tmp_path, classes=('person',)))
@@ -90,8 +91,9 @@ def test_cvat_export_with_every_mask_iscrowd_is_an_error_naming_the_export_setti
 
 def test_class_that_matches_no_category_lists_the_nearest_names(tmp_path):
     make_coco(tmp_path)
-    with pytest.raises(DataError, match=r"classes 'persn' \(nearest: 'person'\) match no category, so nothing "
-                                        r"would be trained on them; the categories are '_background_', "):
+    with pytest.raises(DataError, match=r"classes 'persn' \(nearest: 'person'\) match no category, so "
+                                        r"nothing would be trained on them; the categories are "
+                                        r"'_background_', "):
         load(coco_cfg(tmp_path, classes=('persn', 'car')))
     assert len(load(coco_cfg(tmp_path, classes=('pedestrian',), class_map={'person': 'pedestrian'}))) == 3
 
@@ -107,7 +109,8 @@ def broken_coco(root: Path) -> Path:
         if name != 'missing':
             write_image(root / 'images' / f'{name}.jpg', 120 if name == 'resized' else WIDTH, HEIGHT)
     (root / 'images' / 'corrupt.jpg').write_bytes(b'not a jpeg')
-    images = [dict(id=i, file_name=f'{name}.jpg', width=WIDTH, height=HEIGHT) for i, name in enumerate(names, 1)]
+    images = [dict(id=i, file_name=f'{name}.jpg', width=WIDTH, height=HEIGHT)
+              for i, name in enumerate(names, 1)]
     segmentation = {
         'two_points': [[10, 10, 20, 20]],
         'flat': [[10, 10, 20, 20, 30, 30]],  # three points on one line
@@ -129,25 +132,25 @@ def test_every_trap_of_a_broken_file_is_an_error_naming_the_annotation(tmp_path)
     report = validate_source(coco_cfg(tmp_path, classes=('person',)))
     assert report.images == 11
     assert report.targets == {'person': 1}  # ok.jpg's; the crowd region counts as no class
-    json_name = 'annotations/train.json'
+    ann = 'annotations/train.json'
     assert_findings(report, {
-        ('error', json_name, 'annotation id 12 (image id 2 (two_points.jpg)), polygon #1: polygon with 2 points '
-                             '(a polygon needs at least 3)'),
-        ('error', json_name, 'annotation id 13 (image id 3 (flat.jpg)), polygon #1: polygon covers no pixel'),
-        ('error', json_name, 'annotation id 14 (image id 4 (zero_box.jpg)): bbox [10, 10, 0, 12] has zero area'),
-        ('error', json_name, 'annotation id 15 (image id 5 (outside.jpg)): bbox [100, 10, 20, 12] lies outside '
-                             'the 96x72 image'),
-        ('error', json_name, 'image id 6 (resized.jpg): 96x72 in the json but the file is 120x72'),
+        ('error', ann, 'annotation id 12 (image id 2 (two_points.jpg)), polygon #1: polygon with 2 points '
+                       '(a polygon needs at least 3)'),
+        ('error', ann, 'annotation id 13 (image id 3 (flat.jpg)), polygon #1: polygon covers no pixel'),
+        ('error', ann, 'annotation id 14 (image id 4 (zero_box.jpg)): bbox [10, 10, 0, 12] has zero area'),
+        ('error', ann, 'annotation id 15 (image id 5 (outside.jpg)): bbox [100, 10, 20, 12] lies outside '
+                       'the 96x72 image'),
+        ('error', ann, 'image id 6 (resized.jpg): 96x72 in the json but the file is 120x72'),
         ('error', 'images/missing.jpg', 'image file not found (image id 7 (missing.jpg) in'),
-        ('error', json_name, 'annotation id 18 (image id 8 (no_mask.jpg)): no segmentation, and a mask pipeline '
-                             'needs one per object (require_masks=False reads box-only files)'),
-        ('error', json_name, 'annotation id 19 (image id 9 (rle_size.jpg)): RLE size [72, 120] differs from the '
-                             'image [72, 96]'),
+        ('error', ann, 'annotation id 18 (image id 8 (no_mask.jpg)): no segmentation, and a mask pipeline '
+                       'needs one per object (require_masks=False reads box-only files)'),
+        ('error', ann, 'annotation id 19 (image id 9 (rle_size.jpg)): RLE size [72, 120] differs from the '
+                       'image [72, 96]'),
         ('error', 'images/corrupt.jpg', 'cannot read the image'),
-        ('warning', 'images/ok.jpg', "objects of classes not in metainfo classes (after class_map), not trained "
-                                     "on: 'dog' x1"),
-        ('warning', 'images/crowd.jpg', "only ignored instances (filter_empty_gt=True drops the image); CVAT's "
-                                        "'COCO 1.0' export"),
+        ('warning', 'images/ok.jpg', 'objects of classes not in metainfo classes (after class_map), not '
+                                     "trained on: 'dog' x1"),
+        ('warning', 'images/crowd.jpg', 'only ignored instances (filter_empty_gt=True drops the image); '
+                                        "CVAT's 'COCO 1.0' export"),
     })
     with pytest.raises(DataError, match=r'annotation id 12 .*polygon with 2 points'):
         load(coco_cfg(tmp_path, classes=('person',)))  # training stops at the first one
@@ -170,7 +173,8 @@ def test_validate_tool_takes_the_coco_json_as_split_and_exits_1_on_errors(tmp_pa
 
 @pytest.mark.parametrize('edit, message', [
     (lambda c: c['images'].append(dict(c['images'][0])), 'image ids occur more than once: 1 x2'),
-    (lambda c: c['annotations'].append(dict(c['annotations'][0])), 'annotation ids occur more than once: 1 x2'),
+    (lambda c: c['annotations'].append(dict(c['annotations'][0])),
+     'annotation ids occur more than once: 1 x2'),
     (lambda c: c['annotations'][0].update(image_id=99),
      'annotation id 1 refers to image id 99, which is not in "images"'),
     (lambda c: c['annotations'][1].pop('bbox'), 'annotations[1] lacks bbox'),
@@ -204,8 +208,8 @@ def test_rle_masks_with_poly2mask_false_are_refused_naming_the_fix(tmp_path, pen
                     dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False)]
     cfg = load_config(DEMO_CONFIG, tiny_overrides(pennfudan_root), work_dir='unused')
     cfg.train_dataloader.dataset.pipeline = rtmdet_style
-    with pytest.raises(ConfigError, match=r'train_dataloader\.dataset: PennFudanDataset gives RLE masks, but .* '
-                                          r'set poly2mask=True in that LoadAnnotations step'):
+    with pytest.raises(ConfigError, match=r'train_dataloader\.dataset: PennFudanDataset gives RLE masks, '
+                                          r'but .* set poly2mask=True in that LoadAnnotations step'):
         check_mask_format(cfg)
     cfg.train_dataloader.dataset = dict(coco_cfg(tmp_path), pipeline=rtmdet_style)
     with pytest.raises(ConfigError, match=r'train\.json holds 1 RLE masks, but its pipeline'):

@@ -30,7 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_labelme(root: Path) -> Path:
-    """Three labelme files: a person in two grouped parts with an __ignore__ region, a car, an embedded image."""
+    """Three labelme files: a person in two grouped parts with an __ignore__ region, a car, an embedded
+    image."""
     write_labelme(root, 'one', [labelme_shape('person', corners(10, 10, 12), group_id=3),
                                 labelme_shape('person', corners(10, 30, 12), group_id=3),
                                 labelme_shape('__ignore__', [[50, 10], [80, 40]], 'rectangle')])
@@ -70,7 +71,8 @@ def test_round_trip_through_convert_to_coco_and_pycocotools_keeps_images_boxes_m
     classes = tuple(cat['name'] for cat in coco.loadCats(coco.getCatIds()))
     assert classes == original.metainfo['classes']
     back = build_dataset(dict(type='CocoJsonDataset', ann_file=str(out),
-                              data_prefix=dict(img=original.data_prefix['img']), metainfo=dict(classes=classes)),
+                              data_prefix=dict(img=original.data_prefix['img']),
+                              metainfo=dict(classes=classes)),
                          test_mode=True, pipeline=[])
     assert len(back) == len(original) == len(coco.getImgIds()) == 3
     for index in range(len(original)):
@@ -82,7 +84,8 @@ def test_round_trip_through_convert_to_coco_and_pycocotools_keeps_images_boxes_m
             assert new['bbox'] == pytest.approx(old['bbox'])
             assert (new['bbox_label'], new['ignore_flag']) == (old['bbox_label'], old['ignore_flag'])
             height, width = before['height'], before['width']
-            assert to_rle(new['mask'], height, width, 'back') == to_rle(old['mask'], height, width, 'original')
+            assert (to_rle(new['mask'], height, width, 'back')
+                    == to_rle(old['mask'], height, width, 'original'))
     crowd = coco.loadAnns(coco.getAnnIds(iscrowd=True))
     expected_crowd = {'coco': 1, 'labelme': 2, 'via': 0}[source]  # labelme's __ignore__: once per class
     assert len(crowd) == expected_crowd
@@ -93,7 +96,8 @@ def test_make_splits_deals_each_sources_own_image_names_and_the_source_loads_the
     root = tmp_path / source
     SOURCES[source][0](root)
     out = tmp_path / 'splits'
-    make_splits.main([source, str(root), *SOURCES[source][1], '--train', '2', '--val', '1', '--out-dir', str(out)])
+    make_splits.main([source, str(root), *SOURCES[source][1], '--train', '2', '--val', '1',
+                      '--out-dir', str(out)])
     train = (out / 'train.txt').read_text().split()
     val = (out / 'val.txt').read_text().split()
     all_names = {'coco': {'a', 'b', 'c'}, 'labelme': {'one', 'two', 'three'},

@@ -105,7 +105,8 @@ def test_coco_labelme_and_via_sources_join_the_mixed_config_as_pedestrians(mixed
     write_labelme(tmp_path / 'labelme', 'walkers', [labelme_shape('walker', corners(10, 10, 20)),
                                                     labelme_shape('__ignore__', corners(50, 10, 20))])
     make_via_balloon(tmp_path / 'via', 'train')
-    common = dict(metainfo=mixed_cfg.metainfo, pipeline=mixed_cfg.train_dataloader.dataset.datasets[0].pipeline)
+    pipeline = mixed_cfg.train_dataloader.dataset.datasets[0].pipeline
+    common = dict(metainfo=mixed_cfg.metainfo, pipeline=pipeline)
     mixed_cfg.train_dataloader.dataset.datasets += [
         dict(type='CocoJsonDataset', data_root=str(tmp_path / 'coco'), ann_file='annotations/train.json',
              data_prefix=dict(img='images/'), class_map=dict(person='pedestrian'), **common),

@@ -1,6 +1,7 @@
 """VIADataset on VIA 1.x and 2.x exports as the VGG Image Annotator writes them."""
 
 import json
+import re
 from pathlib import Path
 
 import pycocotools.mask as mask_utils
@@ -83,8 +84,8 @@ def test_skipped_regions_and_classes_are_counted_in_warnings(tmp_path):
         ('warning', tmp_path.name + '/via_region_data.json',
          "image 'shapes.jpg': skipped 2 regions of types other than polygon/rect/circle/ellipse: point x1 "
          '(regions 4), polyline x1 (regions 5)'),
-        ('warning', tmp_path.name + '/shapes.jpg', "objects of classes not in metainfo classes (after class_map), "
-                                                   "not trained on: 'bird' x1"),
+        ('warning', tmp_path.name + '/shapes.jpg',
+         "objects of classes not in metainfo classes (after class_map), not trained on: 'bird' x1"),
     })
 
 
@@ -96,7 +97,8 @@ def test_several_classes_without_class_attribute_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize('region, problem', [
-    (via_polygon([10, 20], [10, 20], name='balloon'), "image 'a.jpg', region 0 (polygon): polygon with 2 points"),
+    (via_polygon([10, 20], [10, 20], name='balloon'),
+     "image 'a.jpg', region 0 (polygon): polygon with 2 points"),
     (via_polygon([10, 20, 30], [10, 20], name='balloon'),
      "image 'a.jpg', region 0: all_points_x and all_points_y must be lists of the same length"),
     (via_polygon(*square_xy(10, 10, 5)), "image 'a.jpg', region 0: region attribute 'name' names no class"),
@@ -108,7 +110,7 @@ def test_several_classes_without_class_attribute_are_refused(tmp_path):
 def test_malformed_regions_stop_loading_naming_image_and_region(tmp_path, region, problem):
     key, record = via_record(write_image(tmp_path / 'a.jpg', 96, 72), [region], version=2)
     (tmp_path / 'via_region_data.json').write_text(json.dumps({key: record}))
-    with pytest.raises(DataError, match=r'via_region_data\.json: ' + problem.replace('(', r'\(').replace(')', r'\)')):
+    with pytest.raises(DataError, match=r'via_region_data\.json: ' + re.escape(problem)):
         load(via_cfg(tmp_path, class_attribute='name'))
 
 

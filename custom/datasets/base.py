@@ -171,8 +171,8 @@ class ProjectDataset(BaseDetDataset):
         """Checks the classes and class_map; a source extends it to index its files before any key is read."""
         classes = tuple(self.metainfo.get('classes') or ()) or self.default_classes()
         if not classes:
-            raise DataError(self.location(), f'{type(self).__name__} needs metainfo=dict(classes=(...)) in the '
-                                              'config (--classes for the data tools)')
+            raise DataError(self.location(), f'{type(self).__name__} needs metainfo=dict(classes=(...)) in '
+                                             'the config (--classes for the data tools)')
         self._metainfo['classes'] = classes
         self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
 

@@ -18,8 +18,8 @@ Conventions (the middle format is the one mmdet's ``CocoDataset`` gives):
 * Masks stay as written: polygons (several parts for one object) or RLE (``counts`` a string or a list).
 * Categories are matched by name (after ``class_map``) to ``metainfo['classes']``; annotations of other
   categories are skipped and counted in a warning. Without classes (the data tools without ``--classes``)
-  the classes are the categories that annotations use, in id order. Categories no annotation uses (labelme2coco's
-  ``_background_`` with id 0, Roboflow's super-category) are no problem.
+  the classes are the categories that annotations use, in id order. Categories no annotation uses
+  (labelme2coco's ``_background_`` with id 0, Roboflow's super-category) are no problem.
 
 Errors that stop loading, where mmdet's ``CocoDataset`` goes on without a word: a config class that matches
 no category (a typo trains nothing; the nearest category names are listed), duplicate image, annotation or
