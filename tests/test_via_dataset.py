@@ -128,3 +128,14 @@ def test_via3_projects_missing_images_and_resaved_images_are_reported(tmp_path):
                                                         view={}, metadata={})))
     with pytest.raises(DataError, match=r'via3\.json: a VIA 3 project, which this reader does not take'):
         load(via_cfg(tmp_path, ann_file='via3.json'))
+
+
+def test_data_tools_pass_the_class_attribute_with_dataset_options(tmp_path, capsys):
+    from custom.cli import validate_dataset
+
+    shapes_export(tmp_path, 2)
+    args = ['via', str(tmp_path), '--split', 'via_region_data.json', '--classes', 'balloon', 'kite']
+    assert validate_dataset.main([*args, '--dataset-options', 'class_attribute=name']) == 0
+    assert 'per class (ignored ones not counted): balloon 3, kite 1\n' in capsys.readouterr().out
+    assert validate_dataset.main(args) == 1  # two classes and no class attribute
+    assert 'set class_attribute to the region attribute' in capsys.readouterr().out
