@@ -28,6 +28,7 @@ from tests.test_validation import assert_findings
 from tests.tool_runs import DEMO_CONFIG, tiny_overrides
 
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
+REPO = Path(__file__).resolve().parents[1]
 
 
 def coco_cfg(root: Path, classes=('person', 'car'), ann_file='annotations/train.json', **options) -> dict:
@@ -200,6 +201,21 @@ def test_validator_applies_the_same_rules_to_mmdets_own_coco_dataset(tmp_path):
     stock = dict(coco_cfg(tmp_path, classes=('person',)), type='CocoDataset', pipeline=pipeline)
     project = validate_source(coco_cfg(tmp_path, classes=('person',)))
     assert [str(f) for f in validate_source(stock).findings] == [str(f) for f in project.findings]
+
+
+def test_validator_checks_a_config_that_swaps_in_mmdets_coco_dataset(tmp_path):
+    from custom.data_tools.validation import validate_config
+
+    broken_coco(tmp_path)
+    cfg = load_config(REPO / 'configs' / 'coco_json_maskrcnn.py', work_dir='unused')
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        loader.dataset.pop('class_map')  # the project's argument; mmdet's CocoDataset takes none
+        loader.dataset.update(type='CocoDataset', data_root=f'{tmp_path}/', ann_file='annotations/train.json')
+    config_report, train = validate_config(cfg, 'coco_json_maskrcnn.py')  # val and test: the same data
+    assert not config_report.findings
+    assert (train.name, train.images, train.count('error'), train.count('warning')) == (
+        'train_dataloader.dataset (CocoDataset)', 11, 9, 2)
+    assert any("polygon with 2 points" in finding.problem for finding in train.findings)
 
 
 def test_rle_masks_with_poly2mask_false_are_refused_naming_the_fix(tmp_path, pennfudan_root):
