@@ -18,10 +18,16 @@ def square(x: float, y: float, size: float) -> list[float]:
     return [x, y, x + size, y, x + size, y + size, x, y + size]
 
 
-def rle_of_box(x1: int, y1: int, x2: int, y2: int) -> dict:
-    """Compressed RLE (str counts) of a filled box, as CVAT writes its masks."""
+def rle_of_box(x1: int, y1: int, x2: int, y2: int, compressed: bool = True) -> dict:
+    """RLE of a filled box: compressed (str counts, as pycocotools writes it) or uncompressed (a list of run
+    lengths in column-major order, as CVAT's "COCO 1.0" export writes every mask through Datumaro)."""
     mask = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
     mask[y1:y2, x1:x2] = 1
+    if not compressed:
+        flat = mask.flatten(order='F')
+        changes = np.flatnonzero(np.diff(flat)) + 1
+        runs = np.diff(np.concatenate([[0], changes, [flat.size]]))
+        return dict(counts=([0] if flat[0] else []) + runs.tolist(), size=[HEIGHT, WIDTH])
     rle = mask_utils.encode(np.asfortranarray(mask))
     return dict(size=[HEIGHT, WIDTH], counts=rle['counts'].decode('ascii'))
 

@@ -78,9 +78,12 @@ def test_cvat_export_with_every_mask_iscrowd_is_an_error_naming_the_export_setti
     make_coco(tmp_path)
     json_path = tmp_path / 'annotations' / 'train.json'
     images = json.loads(json_path.read_text())['images']
-    crowd = [coco_annotation(i, image['id'], 1, [0, 0, 40, 30], rle_of_box(0, 0, 40, 30), iscrowd=1)
+    # as CVAT's "COCO 1.0" export writes mask shapes: uncompressed RLE, iscrowd=1, CVAT's attributes
+    mask = rle_of_box(0, 0, 40, 30, compressed=False)
+    crowd = [dict(coco_annotation(i, image['id'], 1, [0, 0, 40, 30], mask, iscrowd=1),
+                  attributes=dict(occluded=False))
              for i, image in enumerate(images, start=1)]
-    write_coco(json_path, images, crowd, [dict(id=1, name='person')])
+    write_coco(json_path, images, crowd, [dict(id=1, name='person', supercategory='')])
     expected = (r'train\.json: every instance of all 3 images is ignored \(ignore_flag=1\), so training '
                 r"would learn nothing; CVAT's 'COCO 1\.0' export writes every mask shape")
     with pytest.raises(DataError, match=expected):
@@ -88,6 +91,12 @@ def test_cvat_export_with_every_mask_iscrowd_is_an_error_naming_the_export_setti
     report = validate_source(coco_cfg(tmp_path, classes=('person',)))
     assert report.count('error') == 1 and report.count('warning') == 4  # 3 images + 'person' has no target
     assert report.targets == {'person': 0}
+
+    # the fix the message names: iscrowd=0 on the objects to learn; the uncompressed RLE then trains
+    edit_json(json_path, lambda c: c['annotations'][0].update(iscrowd=0))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]
+    first = build_dataset(coco_cfg(tmp_path, classes=('person',)), test_mode=True, pipeline=pipeline)[0]
+    assert int(first['gt_masks'].masks.sum()) == 40 * 30 and not first['gt_ignore_flags'].any()
 
 
 def test_class_that_matches_no_category_lists_the_nearest_names(tmp_path):
