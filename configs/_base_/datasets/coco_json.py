@@ -13,6 +13,8 @@ metainfo = dict(classes=classes)
 coco = dict(type=dataset_type, data_root=data_root, metainfo=metainfo, class_map=class_map,
             data_prefix=dict(img='images/'))
 
+# One json per split (CVAT exports each task or subset as annotations/instances_default.json: rename it, or
+# export the whole set once and split it with split_file=, see docs/own_annotations.md).
 train_dataloader = dict(dataset=dict(**coco, ann_file='annotations/train.json'))
 val_dataloader = dict(dataset=dict(**coco, ann_file='annotations/val.json'))
 test_dataloader = val_dataloader
