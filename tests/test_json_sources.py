@@ -14,6 +14,7 @@ from custom.cli.arguments import add_source_arguments, source_config_from_args
 from custom.data_tools.splitting import write_folds
 from custom.datasets.builder import build_dataset
 from custom.engine.runtime import load_config
+from custom.errors import ConfigError
 from custom.jobs.kfold import fold_overrides, parse_cfg_options
 from custom.structures.masks import to_rle
 from tests.json_source_writers import (
@@ -108,6 +109,21 @@ def test_make_splits_deals_each_sources_own_image_names_and_the_source_loads_the
                             pipeline=[])
     [info] = [dataset.get_data_info(i) for i in range(len(dataset))]
     assert (Path(info['img_path']).stem if source == 'coco' else info['img_id']) == val[0]
+
+
+def test_splits_refuse_names_split_files_cannot_tell_apart_and_mmdets_own_coco_dataset(tmp_path, capsys):
+    json_path = make_coco(tmp_path)
+    content = json.loads(json_path.read_text())
+    content['images'][2]['file_name'] = 'night/a.jpg'  # two images named 'a' in different folders
+    json_path.write_text(json.dumps(content))
+    assert make_splits.main(['coco', str(tmp_path), *SOURCES['coco'][1], '--train', '2', '--val', '1']) == 1
+    assert ("train.json: several images are named 'a': split files list images by name; rename them"
+            in capsys.readouterr().err)
+    stock = dict(type='CocoDataset', data_root=str(tmp_path), ann_file='annotations/train.json',
+                 metainfo=dict(classes=('person',)))
+    with pytest.raises(ConfigError, match=r'CocoDataset has no image names to split: .*CocoJsonDataset reads '
+                                          r'the same COCO json'):
+        write_folds(stock, tmp_path / 'folds', k=2)
 
 
 def test_kfold_sets_split_file_for_the_json_sources_and_ann_file_for_the_others(tmp_path):

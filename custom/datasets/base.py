@@ -212,8 +212,9 @@ class ProjectDataset(BaseDetDataset):
         stems = [self.stem_of(key) for key in self.all_keys()]
         shared = sorted(stem for stem, n in Counter(stems).items() if n > 1)
         if shared:
-            raise DataError(self.location(), f'{len(shared)} names are shared by several images (e.g. '
-                                             f'{shared[0]!r}): split files list images by name; rename them')
+            more = f' ({len(shared)} names in all)' if len(shared) > 1 else ''
+            raise DataError(self.location(), f'several images are named {shared[0]!r}{more}: split files '
+                                             'list images by name; rename them')
         return stems
 
     def dataset_errors(self, infos: list[dict]) -> list[DataError]:
