@@ -171,7 +171,9 @@ def test_tool_converts_kitti_and_rejects_bad_class_map(tmp_path):
     convert_to_coco.main(['kitti', str(make_kitti(tmp_path / 'kitti')), '--out', str(out)])
     coco = COCO(str(out))
     assert [cat['name'] for cat in coco.dataset['categories']] == ['Car', 'Pedestrian', 'Cyclist']
-    assert len(coco.dataset['annotations']) == 6
+    # 4 objects to learn + DontCare and Van as crowd regions of each of the 3 categories
+    assert len(coco.dataset['annotations']) == 10
+    assert sum(not ann['iscrowd'] for ann in coco.dataset['annotations']) == 4
     with pytest.raises(SystemExit):
         convert_to_coco.main(['kitti', str(tmp_path / 'kitti'), '--class-map', 'Van', '--out', str(out)])
 

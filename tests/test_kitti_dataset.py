@@ -52,13 +52,15 @@ def test_png_and_jpeg_images_of_different_sizes_get_their_own_sizes(tmp_path):
     assert [data[i]['img'].shape for i in range(3)] == [(40, 120, 3), (50, 100, 3), (48, 160, 3)]
 
 
-def test_dontcare_and_classes_outside_config_become_ignored_regions_with_label_zero(tmp_path, monkeypatch):
+def test_dontcare_and_classes_outside_config_become_ignore_regions_of_every_class(tmp_path, monkeypatch):
     warnings = []
     monkeypatch.setattr(dataset_base, 'warn_unmatched',
                         lambda counts, owner, what: warnings.append(counts))
     data = build(make_kitti(tmp_path))
     flags = [[(inst['bbox_label'], inst['ignore_flag']) for inst in data[i]['instances']] for i in range(3)]
-    assert flags == [[(1, 0), (0, 1)], [(0, 0), (0, 1)], [(2, 0), (1, 0)]]
+    every_class = [(0, 1), (1, 1), (2, 1)]  # one ignored copy per class: no class's detections count there
+    assert flags == [[(1, 0), *every_class], [(0, 0), *every_class], [(2, 0), (1, 0)]]
+    assert [data.get_cat_ids(i) for i in range(3)] == [[1], [0], [2, 1]]  # ignored copies count as no class
     assert warnings == [{'Van': 1}]  # DontCare is expected, not warned about
 
 
@@ -83,11 +85,11 @@ def test_box_masks_fill_each_box_and_load_with_the_mask_pipeline(tmp_path):
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]
     results = build(tmp_path, box_masks=True, pipeline=pipeline)[0]
     masks = results['gt_masks'].masks
-    assert masks.shape == (2, 40, 120)
+    assert masks.shape == (4, 40, 120)  # the pedestrian and the DontCare region once per class
     assert masks[0].sum() == (31 - 10) * (
         38 - 5
     )  # box 10.5..30.75 x 5.25..38 covers columns 10-30, rows 5-37
-    assert np.array_equal(results['gt_ignore_flags'], [False, True])
+    assert np.array_equal(results['gt_ignore_flags'], [False, True, True, True])
 
 
 def test_training_filter_drops_images_with_only_ignored_regions(tmp_path):
@@ -163,5 +165,5 @@ def test_kitti_faster_rcnn_config_builds_its_datasets_on_synthetic_data(tmp_path
     val = DATASETS.build({**cfg.val_dataloader.dataset, 'data_root': str(tmp_path)})
     assert (len(train), len(val)) == (2, 1)
     assert train[0]['data_samples'].gt_instances.bboxes.shape == (1, 4)
-    assert train[0]['data_samples'].ignored_instances.bboxes.shape == (1, 4)  # the DontCare region
+    assert train[0]['data_samples'].ignored_instances.bboxes.shape == (3, 4)  # DontCare, once per class
     assert len(val[0]['data_samples'].metainfo['instances']) == 2

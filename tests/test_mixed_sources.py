@@ -96,3 +96,32 @@ def test_mixed_config_trains_and_validates_on_all_three_sources(mixed_cfg, pennf
     assert runner.train_loop.iter == len(runner.train_dataloader) > 0
     assert 'val/coco/segm_mAP' in runner.message_hub.log_scalars
     assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+
+
+def test_coco_labelme_and_via_sources_join_the_mixed_config_as_pedestrians(mixed_cfg, tmp_path):
+    from tests.json_source_writers import corners, labelme_shape, make_coco, make_via_balloon, write_labelme
+
+    make_coco(tmp_path / 'coco')
+    write_labelme(tmp_path / 'labelme', 'walkers', [labelme_shape('walker', corners(10, 10, 20)),
+                                                    labelme_shape('__ignore__', corners(50, 10, 20))])
+    make_via_balloon(tmp_path / 'via', 'train')
+    pipeline = mixed_cfg.train_dataloader.dataset.datasets[0].pipeline
+    common = dict(metainfo=mixed_cfg.metainfo, pipeline=pipeline)
+    mixed_cfg.train_dataloader.dataset.datasets += [
+        dict(type='CocoJsonDataset', data_root=str(tmp_path / 'coco'), ann_file='annotations/train.json',
+             data_prefix=dict(img='images/'), class_map=dict(person='pedestrian'), **common),
+        dict(type='LabelmeDataset', data_root=str(tmp_path / 'labelme'), ann_file='',
+             class_map=dict(walker='pedestrian'), **common),
+        dict(type='VIADataset', data_root=str(tmp_path / 'via'), ann_file='train/via_region_data.json',
+             data_prefix=dict(img='train/'), **common),  # no class attribute: every region a pedestrian
+    ]
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        concat = DATASETS.build(mixed_cfg.train_dataloader.dataset)
+    coco, labelme, via = concat.datasets[3:]
+    assert (len(coco), len(labelme), len(via)) == (3, 1, 2)
+    first = sum(len(d) for d in concat.datasets[:3])
+    for index in (first, first + 3, first + 4):  # one sample of each new source through the pipeline
+        sample = concat[index]['data_samples']
+        assert sample.gt_instances.masks.masks.shape[0] == len(sample.gt_instances.labels) >= 1
+        assert set(sample.gt_instances.labels.tolist()) == {0}
+    assert len(concat[first + 3]['data_samples'].ignored_instances) == 1  # labelme's __ignore__ region

@@ -25,19 +25,24 @@ def add_source_arguments(parser: argparse.ArgumentParser, required: bool = True)
     parser.add_argument('source', nargs=nargs, choices=sorted(SOURCE_TYPES), help='on-disk format of ROOT')
     parser.add_argument('root', nargs=nargs, help='data set folder (data_root)')
     parser.add_argument('--split', default='',
-                        help='split file relative to ROOT (or any path); default: every image')
+                        help='split file relative to ROOT (or any path); default: every image. '
+                             'coco, via: the annotation json')
     parser.add_argument('--classes', nargs='+', help="class names (default: the format's own classes)")
     parser.add_argument('--class-map', nargs='+', action=KeyValueAction, default={}, metavar='SRC=DST',
                         help='rename source classes before matching --classes, e.g. person=pedestrian')
     parser.add_argument('--data-prefix', nargs='+', action=KeyValueAction, default={}, metavar='KEY=FOLDER',
                         help='folders relative to ROOT, e.g. img=JPEGImages/ ann=Annotations/')
     parser.add_argument('--with-mask', action='store_true', help='voc: also read SegmentationObject/ masks')
+    options_help = ("further arguments of the source's dataset class, e.g. via: class_attribute=name, "
+                    'labelme: ignore_label=__ignore__, coco: require_masks=False')
+    parser.add_argument('--dataset-options', nargs='+', action=KeyValueAction, default={},
+                        metavar='KEY=VALUE', help=options_help)
 
 
 def source_config_from_args(args: argparse.Namespace) -> dict:
     """The dataset config the source flags describe."""
     return source_config(args.source, args.root, args.split, args.classes, args.class_map, args.data_prefix,
-                         args.with_mask)
+                         args.with_mask, args.dataset_options)
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Write a COCO instances json for a Penn-Fudan, VOC-XML or KITTI folder.
+"""Write a COCO instances json for a data set of any source (Penn-Fudan, VOC-XML, KITTI, labelme, VIA, COCO).
 
 Examples::
 
@@ -7,6 +7,7 @@ Examples::
         --with-mask --classes pedestrian --class-map person=pedestrian --out voc_val.json
     python tools/convert_to_coco.py voc my_labels --data-prefix img=images/ ann=annotations/ --out labels.json
     python tools/convert_to_coco.py kitti data/kitti/training --classes Car Pedestrian --out kitti.json
+    python tools/convert_to_coco.py labelme data/my_labelme --classes person car --out labelme.json
 """
 
 import argparse

@@ -2,6 +2,8 @@
 
     python tools/make_splits.py pennfudan data/PennFudanPed --train 120 --val 50 --seed 0
     python tools/make_splits.py voc data/my_voc --val-fraction 0.2 --out-dir data/my_voc/ImageSets/Main
+    python tools/make_splits.py via data/balloon --split train/via_region_data.json \\
+        --data-prefix img=train/ --classes balloon --val-fraction 0.2   # names for the config's split_file
 
 Without --train/--val/--val-fraction: Penn-Fudan gets the project's default split (120/50, seed 0), other
 sources a fifth of their images for validation. Files go to ROOT/splits/ unless --out-dir says otherwise.

@@ -4,6 +4,9 @@
     python tools/validate_dataset.py voc data/VOCdevkit/VOC2012 --classes person --with-mask
     python tools/validate_dataset.py kitti data/kitti --split ImageSets/train.txt --classes pedestrian \
         --data-prefix img=training/image_2/ ann=training/label_2/ --class-map Pedestrian=pedestrian
+    python tools/validate_dataset.py coco data/my_coco --split annotations/train.json \
+        --data-prefix img=images/
+    python tools/validate_dataset.py labelme data/my_labelme --classes person car
     python tools/validate_dataset.py --config configs/mixed_pedestrian_maskrcnn.py
 
 Ends with 'N images checked: E errors, W warnings'; exit status 1 when there are errors.

@@ -3,15 +3,32 @@ the demo data) and k folds (tools/kfold.py), dealt from the source's own image n
 
 from pathlib import Path
 
+from custom.datasets.base import ProjectDataset
 from custom.datasets.builder import build_dataset
 from custom.datasets.splits import SPLIT_NAMES, make_folds, make_splits, write_split_files
-from custom.errors import DataError
+from custom.errors import ConfigError, DataError
+
+
+def project_dataset(dataset_cfg: dict) -> ProjectDataset:
+    """The source a config entry describes, built without loading it; refuses datasets that are not the
+    project's (mmdet's CocoDataset: use CocoJsonDataset, which reads the same json)."""
+    dataset = build_dataset(dataset_cfg, lazy=True)
+    if not isinstance(dataset, ProjectDataset):
+        raise ConfigError(f'{type(dataset).__name__} has no image names to split: use one of the project\'s '
+                          'datasets (CocoJsonDataset reads the same COCO json as CocoDataset)')
+    return dataset
 
 
 def source_stems(dataset_cfg: dict) -> tuple[list[str], str]:
-    """The names split files use for every image of a source, and where they come from (for messages)."""
-    dataset = build_dataset({**dataset_cfg, 'ann_file': ''}, lazy=True)
+    """The names split files use for every image of a source (whatever split the config selects), and where
+    they come from (for messages)."""
+    dataset = project_dataset(dataset_cfg)
     return dataset.image_stems(), dataset.location()
+
+
+def split_argument(dataset_cfg: dict) -> str:
+    """The dataset argument that takes a split file: ``ann_file``, or ``split_file`` for the json sources."""
+    return type(project_dataset(dataset_cfg)).SPLIT_ARG
 
 
 def write_splits(dataset_cfg: dict, out_dir: str | Path, n_train: int, n_val: int,

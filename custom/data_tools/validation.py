@@ -5,24 +5,31 @@ training fails at load on the first problem with the very message the validator 
 decodes every image fully and adds warnings for what training tolerates:
 
 errors    unreadable or corrupt image, missing mask/label/image file, annotation/mask instance count mismatch,
-          boxes that are empty or outside the image, malformed annotation files, duplicate image ids, config
-          mistakes (unknown dataset type, missing data root, num_classes differing from the classes).
+          boxes that are empty or outside the image, polygons under 3 points or covering no pixel, malformed
+          annotation files, duplicate image ids, every instance of a source ignored, config mistakes (unknown
+          dataset type, missing data root, num_classes differing from the classes, RLE masks with
+          poly2mask=False), the COCO json rules (custom/datasets/coco_json.py; also for configs that use
+          mmdet's own CocoDataset).
 warnings  images with no instances to train on, objects of classes outside ``metainfo['classes']`` (skipped
-          or ignored), small disagreements (a Penn-Fudan box a few px off its mask, a VOC object without mask
-          pixels).
+          or ignored), classes without any instance to train on, small disagreements (a Penn-Fudan box a few
+          px off its mask, a VOC object without mask pixels), skipped shapes of types a source does not read.
 
-Per image only the first error is found (parsing stops there); every image and every source is checked.
+Each report counts the targets of every class; ignored instances never count as a class. Per image only the
+first error is found (parsing stops there); every image and every source is checked.
 """
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from mmdet.datasets import CocoDataset
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from custom.datasets.base import ParsedImage, ProjectDataset, check_image_file, duplicate_id_errors
-from custom.datasets.builder import build_dataset, configured_datasets
+from custom.datasets.base import ParsedImage, ProjectDataset, check_image_file, duplicate_id_errors, trainable
+from custom.datasets.builder import build_dataset, configured_datasets, load_annotations_step
+from custom.datasets.coco_json import CocoJsonDataset
 from custom.engine.config_checks import CHECKS
 from custom.errors import ConfigError, DataError
 
@@ -44,6 +51,7 @@ class SourceReport:
     name: str
     images: int = 0
     findings: list[Finding] = field(default_factory=list)
+    targets: Counter = field(default_factory=Counter)  # class name -> instances to train on (not ignored)
 
     def add(self, severity: str, problem: DataError | Exception, path: str | Path | None = None) -> None:
         if isinstance(problem, DataError):
@@ -66,6 +74,8 @@ def validate_dataset(dataset, name: str) -> SourceReport:
     except (DataError, ValueError, TypeError, OSError) as err:
         report.add('error', err)
         return report
+    classes = tuple(dataset.metainfo['classes'])
+    report.targets = Counter(dict.fromkeys(classes, 0))
     infos = []
     for key in keys:
         report.images += 1
@@ -75,13 +85,19 @@ def validate_dataset(dataset, name: str) -> SourceReport:
             report.add('error', err)
             continue
         infos.append(parsed.info)
-        _add_warnings(report, parsed, key)
-    for err in duplicate_id_errors(infos, dataset.location()):
+        report.targets.update(classes[inst['bbox_label']] for inst in trainable(parsed.info['instances']))
+        _add_warnings(report, parsed, key, dataset.IGNORED_HINT)
+    for err in dataset.dataset_errors(infos):
         report.add('error', err)
+    absent = [name for name, n in report.targets.items() if not n]
+    if infos and absent:
+        problem = (f'classes {absent} have no instance to train on in the {len(infos)} images read (check '
+                   'their names and class_map)')
+        report.add('warning', DataError(dataset.location(), problem))
     return report
 
 
-def _add_warnings(report: SourceReport, parsed: ParsedImage, key: str | Path) -> None:
+def _add_warnings(report: SourceReport, parsed: ParsedImage, key: str | Path, ignored_hint: str) -> None:
     # name the annotation file when there is one (VOC, KITTI), else the image
     source = key if isinstance(key, Path) else parsed.info['img_path']
     for warning in parsed.warnings:
@@ -94,8 +110,8 @@ def _add_warnings(report: SourceReport, parsed: ParsedImage, key: str | Path) ->
     dropped = '(filter_empty_gt=True drops the image)'
     if not instances:
         report.add('warning', DataError(source, f'no instances {dropped}'))
-    elif all(inst['ignore_flag'] for inst in instances):
-        report.add('warning', DataError(source, f'only ignored instances {dropped}'))
+    elif not trainable(instances):
+        report.add('warning', DataError(source, f'only ignored instances {dropped}{ignored_hint}'))
 
 
 def _validate_loaded(dataset, report: SourceReport) -> SourceReport:
@@ -120,6 +136,7 @@ def _validate_loaded(dataset, report: SourceReport) -> SourceReport:
 
 
 def validate_source(dataset_cfg: dict, name: str | None = None) -> SourceReport:
+    """Checks the dataset a config entry describes; mmdet's CocoDataset gets the project's COCO json rules."""
     name = name or f'{dataset_cfg.get("type")} {dataset_cfg.get("data_root", "")}'.strip()
     try:
         dataset = build_dataset(dataset_cfg, lazy=True)
@@ -127,6 +144,9 @@ def validate_source(dataset_cfg: dict, name: str | None = None) -> SourceReport:
         report = SourceReport(name)
         report.add('error', err)
         return report
+    if isinstance(dataset, CocoDataset) and not isinstance(dataset, ProjectDataset):
+        loads_masks = bool((load_annotations_step(dataset_cfg) or {}).get('with_mask'))
+        dataset = CocoJsonDataset.from_mmdet_dataset(dataset, require_masks=loads_masks)
     return validate_dataset(dataset, name)
 
 
@@ -164,6 +184,9 @@ def print_report(reports: list[SourceReport], out: TextIO, show_warnings: bool =
         if report.images or report.findings:
             print(f'== {report.name}: {report.images} images, {report.count("error")} errors, '
                   f'{report.count("warning")} warnings', file=out)
+        if report.targets:
+            counts = ', '.join(f'{name} {n}' for name, n in report.targets.items())
+            print(f'   instances to train on per class (ignored ones not counted): {counts}', file=out)
         for finding in report.findings:
             if show_warnings or finding.severity == 'error':
                 print(finding, file=out)

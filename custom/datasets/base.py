@@ -9,8 +9,10 @@ calls the same ``image_keys()`` and ``parse_image()`` but notes each error and g
 validator report the same problems in the same words.
 
 Ignore rule: an instance with ``ignore_flag=1`` (a crowd region, a ``difficult`` object, KITTI's DontCare)
-is neither a target nor background. Its ``bbox_label`` is a valid index only so that mmdet's transforms
-accept it; it never counts as that class (``get_cat_ids``, the validator, the confusion matrix).
+is neither a target nor background, and never counts as a class (``get_cat_ids``, the validator's per-class
+counts). Its ``bbox_label`` says which class's detections it absorbs, as COCO's crowd regions do: a region
+that belongs to no class (DontCare, labelme's ``__ignore__``) is one ignored copy per class
+(``any_class_ignore``), so CocoMetric and the project's matcher ignore detections of every class there.
 """
 
 import logging
@@ -76,6 +78,25 @@ def trainable(instances: Iterable[dict]) -> list[dict]:
     return [inst for inst in instances if not inst.get('ignore_flag', 0)]
 
 
+def any_class_ignore(instance: dict, num_classes: int) -> list[dict]:
+    """A region that belongs to no class (KITTI's DontCare, labelme's ``__ignore__``) as ignored instances.
+
+    COCO evaluation (mmdet's CocoMetric, pycocotools) and the project's matcher let a crowd region absorb the
+    detections of its own category only, so the region is one ignored copy per class: a detection of any
+    class there is neither a hit nor a false positive. Ignored copies never count as a class.
+    """
+    return [dict(instance, bbox_label=label, ignore_flag=1) for label in range(num_classes)]
+
+
+def all_ignored_error(infos: list[dict], source: str | Path, hint: str = '') -> DataError | None:
+    """A DataError when the images hold instances but every one is ignored: training would learn nothing
+    (a CVAT export with iscrowd=1 everywhere, classes that match only ignored objects)."""
+    if not any(info['instances'] for info in infos) or any(trainable(info['instances']) for info in infos):
+        return None
+    return DataError(source, f'every instance of all {len(infos)} images is ignored (ignore_flag=1), so '
+                             f'training would learn nothing{hint}')
+
+
 def filter_images(data_list: list[dict], filter_cfg: dict | None, test_mode: bool) -> list[dict]:
     """Apply ``filter_cfg=dict(filter_empty_gt=bool, min_size=int)`` like mmdet's CocoDataset (train only).
 
@@ -106,6 +127,13 @@ class ProjectDataset(BaseDetDataset):
 
     DEFAULT_PREFIX: dict = {}
     UNMATCHED_FATE = 'skipped'  # what happens to objects of classes outside metainfo['classes']
+    # The argument that names a split file (a list of image names); the json sources, whose ann_file is
+    # their annotation json, take split_file instead (custom/datasets/annotation_json.py).
+    SPLIT_ARG = 'ann_file'
+    IGNORED_HINT = ''  # why a source's instances may all be ignored, appended to that warning and error
+    # The masks the source gives: 'rle', 'polygon', or 'json' (as its json file has them); a pipeline with
+    # LoadAnnotations(poly2mask=False) ignores RLE masks (custom/engine/config_checks.py refuses that).
+    MASK_TYPE = 'rle'
 
     def __init__(self, *args, data_prefix: dict | None = None, class_map: dict | None = None,
                  check_images: bool | str = True, **kwargs) -> None:
@@ -135,43 +163,66 @@ class ProjectDataset(BaseDetDataset):
         """The name a split file lists for ``key`` (the inverse of ``key_for_stem``)."""
         return Path(str(key)).stem
 
+    def default_classes(self) -> tuple[str, ...]:
+        """The classes when the config names none (a source whose files list them: COCO's categories)."""
+        return ()
+
     def prepare(self) -> None:
         """Checks the classes and class_map; a source extends it to index its files before any key is read."""
-        classes = tuple(self.metainfo.get('classes') or ())
+        classes = tuple(self.metainfo.get('classes') or ()) or self.default_classes()
         if not classes:
-            raise DataError(self.location(),
-                            f'{type(self).__name__} needs metainfo=dict(classes=(...)) in the config')
+            raise DataError(self.location(), f'{type(self).__name__} needs metainfo=dict(classes=(...)) in '
+                                             'the config (--classes for the data tools)')
+        self._metainfo['classes'] = classes
         self.class_map = check_class_map(self.class_map, classes, type(self).__name__)
 
     def location(self) -> str:
         """Where the images come from, for messages: the split file, else the image folder."""
         return str(self.ann_file or self.data_prefix.get('img') or self.data_root)
 
+    def split_path(self) -> str:
+        """The split file that selects the images ('' = every image); see ``SPLIT_ARG``."""
+        return self.ann_file
+
     # ---- the contract, shared by every source
 
     def image_keys(self) -> list[Hashable]:
-        """Keys of the images to load: those a split file (``ann_file``) lists, or every image."""
+        """Keys of the images to load: those a split file (``split_path()``) lists, or every image."""
         self.prepare()
-        if not self.ann_file:
+        split = self.split_path()
+        if not split:
             keys = self.all_keys()
             if not keys:
                 raise DataError(self.location(), 'no images found (check data_root and data_prefix)')
             return keys
         keys = []
-        for line_no, stem in read_split(self.ann_file):
+        for line_no, stem in read_split(split):
             key = self.key_for_stem(stem)
             if key is None:
-                raise DataError(self.ann_file, f'line {line_no}: unknown image {stem!r} '
-                                               f'(no {self.expected_file(stem)})')
+                raise DataError(split, f'line {line_no}: unknown image {stem!r} '
+                                       f'(no {self.expected_file(stem)})')
             keys.append(key)
         if not keys:
-            raise DataError(self.ann_file, 'split file lists no images')
+            raise DataError(split, 'split file lists no images')
         return keys
 
     def image_stems(self) -> list[str]:
         """The names split files list for every image of the source (what tools/make_splits.py deals)."""
         self.prepare()
-        return [self.stem_of(key) for key in self.all_keys()]
+        stems = [self.stem_of(key) for key in self.all_keys()]
+        shared = sorted(stem for stem, n in Counter(stems).items() if n > 1)
+        if shared:
+            more = f' ({len(shared)} names in all)' if len(shared) > 1 else ''
+            raise DataError(self.location(), f'several images are named {shared[0]!r}{more}: split files '
+                                             'list images by name; rename them')
+        return stems
+
+    def dataset_errors(self, infos: list[dict]) -> list[DataError]:
+        """Problems of the loaded images as a whole: duplicate image ids, every instance ignored."""
+        errors = duplicate_id_errors(infos, self.location())
+        if error := all_ignored_error(infos, self.location(), self.IGNORED_HINT):
+            errors.append(error)
+        return errors
 
     def load_data_list(self) -> list[dict]:
         unmatched, warnings, infos = Counter(), [], []
@@ -180,9 +231,9 @@ class ProjectDataset(BaseDetDataset):
             infos.append(parsed.info)
             unmatched += parsed.unmatched
             warnings += parsed.warnings
-        duplicates = duplicate_id_errors(infos, self.location())
-        if duplicates:
-            raise duplicates[0]
+        errors = self.dataset_errors(infos)
+        if errors:
+            raise errors[0]
         owner = f'{type(self).__name__}({self.location()})'
         warn_unmatched(unmatched, owner, self.UNMATCHED_FATE)
         if warnings:

@@ -39,3 +39,11 @@ def build_dataset(dataset_cfg: dict, lazy: bool = False, **overrides):
     dataset_cfg.update(overrides)
     with DefaultScope.overwrite_default_scope('mmdet'):
         return DATASETS.build(dataset_cfg)
+
+
+def load_annotations_step(dataset_cfg: dict) -> dict | None:
+    """The ``LoadAnnotations`` step of a dataset config's pipeline (None when it has none)."""
+    for step in dataset_cfg.get('pipeline') or []:
+        if isinstance(step, dict) and str(step.get('type', '')).split('.')[-1] == 'LoadAnnotations':
+            return step
+    return None

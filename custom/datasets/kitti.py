@@ -11,9 +11,10 @@ Conventions:
 * Boxes are KITTI's left/top/right/bottom floats in 0-based pixel coordinates, used as ``[x1, y1, x2, y2]``
   with x2/y2 read as exclusive (for float labels the difference from "inclusive" is below a pixel, so no +1),
   then clipped to the image.
-* ``DontCare`` and classes not in ``metainfo['classes']`` after ``class_map`` become ignored regions:
-  ``ignore_flag=1`` with ``bbox_label=0`` (any valid index works; mmdet never trains on ignored instances and
-  the COCO export marks them ``iscrowd=1``). A warning counts the non-DontCare ones.
+* ``DontCare`` and classes not in ``metainfo['classes']`` after ``class_map`` become ignore regions of every
+  class (``any_class_ignore``: one ``ignore_flag=1`` copy per class, so a detection of any class there is
+  neither a hit nor a false positive, as in KITTI's own evaluation, and none counts as a class; the COCO
+  export writes them ``iscrowd=1``). A warning counts the non-DontCare ones.
 * truncated/occluded/3D columns are read (so malformed values are caught) but not stored.
 * ``box_masks=True`` gives every instance a filled-box mask (KITTI has no masks) so KITTI can join Mask R-CNN
   training; the mask head then learns boxes for these images, a coarse signal to weigh against the extra data.
@@ -29,7 +30,7 @@ import numpy as np
 from mmdet.registry import DATASETS
 
 from custom.datasets.annotation_folder import AnnotationFolderDataset
-from custom.datasets.base import ParsedImage, check_image_file
+from custom.datasets.base import ParsedImage, any_class_ignore, check_image_file
 from custom.datasets.class_map import resolve_label
 from custom.datasets.images import clip_box, read_image_size
 from custom.errors import DataError
@@ -53,7 +54,6 @@ KITTI_COLUMNS = (
     'ry',
 )
 DONT_CARE = 'DontCare'
-IGNORED_REGION_LABEL = 0
 
 
 def parse_kitti_label(label_path: str | Path) -> list[dict]:
@@ -146,14 +146,10 @@ class KittiDataset(AnnotationFolderDataset):
                     f'line {obj["line"]}: box {obj["box"]} lies outside the {width}x{height} image '
                     f'{img_path.name}',
                 )
-            instance = dict(
-                bbox=box,
-                bbox_label=IGNORED_REGION_LABEL if label is None else label,
-                ignore_flag=int(label is None),
-            )
+            instance = dict(bbox=box, bbox_label=label, ignore_flag=0)
             if self.box_masks:
                 instance['mask'] = mask_to_rle(box_mask(box, width, height))
-            instances.append(instance)
+            instances += [instance] if label is not None else any_class_ignore(instance, len(classes))
         info = dict(
             img_path=str(img_path), img_id=label_path.stem, height=height, width=width, instances=instances
         )

@@ -8,7 +8,8 @@ every image is validated exactly once.
 Layout under the work dir (split files live there, not in the data folder, which may be shared or
 read-only, and they stay next to the results they produced)::
 
-    <work_dir>/splits/fold{i}/train.txt, val.txt   one image stem per line
+    <work_dir>/splits/fold{i}/train.txt, val.txt   one image stem per line (the dataset's ann_file, or its
+                                                   split_file for the json sources, COCO and VIA)
     <work_dir>/fold{i}/                            tools/train.py work dir (checkpoints, logs)
     <work_dir>/fold{i}/test/                       tools/test.py run on the fold's best checkpoint
     <work_dir>/kfold_summary.json, kfold_summary.md
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from mmengine.config import Config, DictAction
 
-from custom.data_tools.splitting import write_folds
+from custom.data_tools.splitting import split_argument, write_folds
 from custom.datasets.builder import LOADERS, iter_dataset_configs
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError, StepFailedError
@@ -51,14 +52,23 @@ def leaf_dataset(cfg: Config, loader: str) -> tuple[str, dict]:
 
 
 def fold_overrides(cfg: Config, data_root: str, split_files: dict[str, Path]) -> list[str]:
-    """--cfg-options pointing train at the fold's train file and val/test at its val file."""
+    """--cfg-options pointing train at the fold's train file and val/test at its val file.
+
+    The json sources (COCO, VIA) select a fold's images with ``split_file`` inside one annotation json; the
+    fold's val images are in the training json, so val and test read that json and its image folder too.
+    """
     overrides = []
+    train = leaf_dataset(cfg, 'train_dataloader')[1]
     for loader in LOADERS:
         if not cfg.get(loader):
             continue
-        key, _ = leaf_dataset(cfg, loader)
+        key, dataset_cfg = leaf_dataset(cfg, loader)
         split = split_files['train' if loader == 'train_dataloader' else 'val'].resolve()
-        overrides += [f'{key}.data_root={data_root}', f'{key}.ann_file={split}']
+        argument = split_argument(dataset_cfg)
+        overrides += [f'{key}.data_root={data_root}', f'{key}.{argument}={split}']
+        if argument != 'ann_file' and loader != 'train_dataloader':
+            image_folder = (train.get('data_prefix') or {}).get('img', '')
+            overrides += [f'{key}.ann_file={train["ann_file"]}', f'{key}.data_prefix.img={image_folder}']
     return overrides
 
 

@@ -1,0 +1,17 @@
+# VGG Image Annotator (VIA 1.x/2.x) region exports (custom/datasets/via.py), laid out as in MMDetection's
+# balloon tutorial: train/ and val/ each hold their images and a via_region_data.json.
+_base_ = './instance.py'
+
+dataset_type = 'VIADataset'
+data_root = 'data/balloon/'
+classes = ('balloon',)
+# None: every region is the one class above. With several classes, name the region attribute that holds the
+# class (e.g. 'name'); regions of other classes are skipped and counted.
+class_attribute = None
+metainfo = dict(classes=classes)
+via = dict(type=dataset_type, data_root=data_root, metainfo=metainfo, class_attribute=class_attribute)
+
+train_dataloader = dict(
+    dataset=dict(**via, ann_file='train/via_region_data.json', data_prefix=dict(img='train/')))
+val_dataloader = dict(dataset=dict(**via, ann_file='val/via_region_data.json', data_prefix=dict(img='val/')))
+test_dataloader = val_dataloader

@@ -1,0 +1,164 @@
+"""VGG Image Annotator (VIA) 1.x and 2.x exports: the json that MMDetection's balloon tutorial trains on.
+
+Layout: ``ann_file`` is the json, images are ``data_prefix['img'] / filename`` (the balloon data set:
+``train/via_region_data.json`` with its images in ``train/``); ``split_file`` optionally keeps the images a
+name list names (custom/datasets/annotation_json.py). One image of a VIA 1.x export::
+
+    {"34020010494_e5cb88e1c4_k.jpg1115004": {"filename": "34020010494_e5cb88e1c4_k.jpg", "size": 1115004,
+      "regions": {"0": {"shape_attributes": {"name": "polygon", "all_points_x": [...], "all_points_y": [...]},
+                        "region_attributes": {}}}, "file_attributes": {}}}
+
+VIA 2.x writes ``regions`` as a list, and its saved project wraps the same records in
+``{"_via_img_metadata": {...}, "_via_settings": ...}``; both are read. VIA 3 projects are a different format
+and are refused with a message.
+
+Conventions:
+
+* Shapes: ``polygon``, ``rect`` (x, y, width, height), ``circle`` (cx, cy, r) and ``ellipse`` (cx, cy, rx,
+  ry, theta in radians) become polygon masks (circles and ellipses as 64-gons); the box is their extent
+  clipped to the image. ``point`` and ``polyline`` regions are skipped and counted in a warning.
+* The class is the region attribute ``class_attribute`` (a text/dropdown/radio value, or a checkbox with one
+  option ticked), renamed by ``class_map``; regions of other classes are skipped and counted. Without
+  ``class_attribute`` every region is the config's one class (more classes need the attribute).
+* Width and height come from the image (VIA stores none); ``size`` is the file's byte count, and a file of
+  another size is reported as a warning (a re-saved or resized image whose regions may no longer fit).
+"""
+
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from mmdet.registry import DATASETS
+
+from custom.datasets.annotation_json import AnnotationJsonDataset
+from custom.datasets.base import ParsedImage
+from custom.datasets.class_map import resolve_label
+from custom.datasets.polygons import checked_polygon, ellipse_polygon, polygons_box, rectangle_polygon
+from custom.errors import ConfigError, DataError
+
+SHAPE_FIELDS = {
+    'polygon': ('all_points_x', 'all_points_y'),
+    'rect': ('x', 'y', 'width', 'height'),
+    'circle': ('cx', 'cy', 'r'),
+    'ellipse': ('cx', 'cy', 'rx', 'ry'),
+}
+
+
+def via_records(content: Any, path: str | Path) -> dict[str, dict]:
+    """The image records of a VIA 1.x/2.x export or 2.x project, keyed as in the file."""
+    if isinstance(content, dict) and '_via_img_metadata' in content:
+        content = content['_via_img_metadata']
+    elif isinstance(content, dict) and {'project', 'file', 'metadata'} <= content.keys():
+        raise DataError(path, 'a VIA 3 project, which this reader does not take: open it in VIA 2 and use '
+                              'Annotation > Export Annotations (as json)')
+    if not isinstance(content, dict):
+        raise DataError(path, 'not a VIA export: expected a dict of image records')
+    for key, record in content.items():
+        if not (isinstance(record, dict) and isinstance(record.get('filename'), str)
+                and isinstance(record.get('regions'), (dict, list))):
+            raise DataError(path, f'entry {key!r} is not a VIA image record (needs "filename" and "regions")')
+    return content
+
+
+def region_polygon(shape: dict, path: str | Path, where: str) -> list[float]:
+    """Flat polygon coordinates of a VIA polygon, rect, circle or ellipse ``shape_attributes``."""
+    missing = [name for name in SHAPE_FIELDS[shape['name']] if name not in shape]
+    if missing:
+        raise DataError(path, f'{where}: {shape["name"]} lacks {", ".join(missing)}')
+    if shape['name'] == 'polygon':
+        xs, ys = shape['all_points_x'], shape['all_points_y']
+        if not (isinstance(xs, list) and isinstance(ys, list) and len(xs) == len(ys)):
+            raise DataError(path, f'{where}: all_points_x and all_points_y must be lists of the same length')
+        return [v for point in zip(xs, ys, strict=True) for v in point]
+    try:
+        if shape['name'] == 'rect':
+            x, y, w, h = (float(shape[name]) for name in SHAPE_FIELDS['rect'])
+            return rectangle_polygon(x, y, x + w, y + h)
+        if shape['name'] == 'circle':
+            cx, cy, r = (float(shape[name]) for name in SHAPE_FIELDS['circle'])
+            return ellipse_polygon(cx, cy, r, r)
+        return ellipse_polygon(*(float(shape[name]) for name in SHAPE_FIELDS['ellipse']),
+                               float(shape.get('theta', 0)))
+    except (TypeError, ValueError):
+        raise DataError(path, f'{where}: {shape["name"]} values must be numbers, got {shape}') from None
+
+
+@DATASETS.register_module()
+class VIADataset(AnnotationJsonDataset):
+    """Instances from a VIA json; see the module docstring. Keys are the json's record keys.
+
+    Args:
+        class_attribute: the region attribute that holds the class name; None: every region is the one
+            class of ``metainfo['classes']``.
+        split_file: see custom/datasets/annotation_json.py. class_map, check_images, data_prefix: see
+            ``ProjectDataset``.
+    """
+
+    DEFAULT_PREFIX = dict(img='')
+    MASK_TYPE = 'polygon'
+
+    def __init__(self, *args, class_attribute: str | None = None, **kwargs) -> None:
+        self.class_attribute = class_attribute
+        super().__init__(*args, **kwargs)
+
+    def index_json(self, content: Any) -> dict[str, str]:
+        classes = self.metainfo['classes']
+        if self.class_attribute is None and len(classes) != 1:
+            raise ConfigError(f'VIADataset({self.ann_file}): without class_attribute every region gets the '
+                              f'one class of metainfo, but it has {len(classes)} classes {tuple(classes)}: '
+                              'set class_attribute to the region attribute that names the class')
+        self._records = via_records(content, self.ann_file)
+        return {key: record['filename'] for key, record in self._records.items()}
+
+    def parse_image(self, key: str) -> ParsedImage:
+        """The image of record ``key`` and its regions; raises DataError at the first problem."""
+        record = self._records[key]
+        where = f'image {record["filename"]!r}'
+        img_path, width, height = self.open_image(key, where)
+        warnings = []
+        size = record.get('size')
+        if isinstance(size, int) and size > 0 and size != (on_disk := img_path.stat().st_size):
+            warnings.append(DataError(img_path, f'{on_disk} bytes, but {self.ann_file} says {size}: a '
+                                                're-saved or resized image? its regions may not fit'))
+        regions = record['regions']
+        numbered = regions.items() if isinstance(regions, dict) else enumerate(regions)  # 1.x: {"0": ...}
+        instances, unmatched, skipped = [], Counter(), defaultdict(list)
+        for number, region in numbered:
+            region_where = f'{where}, region {number}'
+            shape = region.get('shape_attributes') if isinstance(region, dict) else None
+            if not isinstance(shape, dict) or not shape.get('name'):
+                raise DataError(self.ann_file, f'{region_where}: no shape_attributes with a shape name')
+            if shape['name'] not in SHAPE_FIELDS:
+                skipped[shape['name']].append(number)
+                continue
+            name = self._class_name(region.get('region_attributes'), region_where)
+            label = resolve_label(name, self.metainfo['classes'], self.class_map)
+            if label is None:
+                unmatched[name] += 1
+                continue
+            polygon = checked_polygon(region_polygon(shape, self.ann_file, region_where), width, height,
+                                      self.ann_file, f'{region_where} ({shape["name"]})')
+            box = polygons_box([polygon], width, height)
+            instances.append(dict(bbox=box, bbox_label=label, ignore_flag=0, mask=[polygon]))
+        if skipped:
+            listed = ', '.join(f'{kind} x{len(numbers)} (regions {", ".join(map(str, numbers))})'
+                               for kind, numbers in skipped.items())
+            warnings.append(DataError(self.ann_file, f'{where}: skipped {sum(map(len, skipped.values()))} '
+                                                     f'regions of types other than {"/".join(SHAPE_FIELDS)}: '
+                                                     f'{listed}'))
+        info = dict(img_path=str(img_path), img_id=self.stem_of(key), height=height, width=width,
+                    instances=instances)
+        return ParsedImage(info, unmatched=unmatched, warnings=warnings)
+
+    def _class_name(self, attributes: Any, where: str) -> str:
+        """The region's class: the one class, or the value of ``class_attribute``."""
+        if self.class_attribute is None:
+            return self.metainfo['classes'][0]
+        value = attributes.get(self.class_attribute) if isinstance(attributes, dict) else None
+        if isinstance(value, dict):  # a checkbox attribute: {option: true/false}
+            ticked = [option for option, on in value.items() if on]
+            value = ticked[0] if len(ticked) == 1 else None
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(self.ann_file, f'{where}: region attribute {self.class_attribute!r} names no '
+                                           f'class (region_attributes {attributes!r:.80})')
+        return value.strip()
