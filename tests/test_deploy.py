@@ -14,11 +14,12 @@ from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from custom.apis.inference import PyTorchDetector
 from custom.cli import export_onnx, infer
 from custom.deploy.onnx_runtime import OnnxDetector, paste_masks, resize_like_test_pipeline
+from custom.deploy.parity import agreement
 from custom.errors import DataError
-from custom.evaluation.matching import box_iou, mask_iou
-from custom.structures.masks import mask_to_rle
+from custom.evaluation.matching import mask_iou
+from custom.structures.detections import Detections
 from tests.conftest import make_pennfudan
-from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
+from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options, write_video
 
 REAL_PENNFUDAN = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data' / 'PennFudanPed'
 DEMO_ITERATIONS = {'max_epochs': 6}  # 4 training images at batch 2: 12 iterations
@@ -38,25 +39,33 @@ def demo_checkpoint(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope='module')
-def exported(demo_checkpoint) -> Path:
+def exported(demo_checkpoint, tmp_path_factory) -> Path:
+    """The demo checkpoint exported, and checked by the tool against PyTorch on synthetic images."""
     out = demo_checkpoint.parent / 'demo.onnx'
-    assert export_onnx.main([DEMO_CONFIG, str(demo_checkpoint), '--out', str(out)]) == 0
+    images = make_pennfudan(tmp_path_factory.mktemp('verify') / 'data', seed=1) / 'PNGImages'
+    assert export_onnx.main([DEMO_CONFIG, str(demo_checkpoint), '--out', str(out),
+                             '--verify', str(images)]) == 0
     return out
 
 
-def assert_same_detections(expected, actual) -> None:
-    """Every detection of `expected` has one in `actual` with the same label, box IoU > 0.99, score within
-    1e-3 and mask IoU > 0.98, and there are no others."""
-    assert len(actual) == len(expected)
-    ious = box_iou(expected.bboxes, actual.bboxes)
-    ious[expected.labels[:, None] != actual.labels[None, :]] = 0
-    match = ious.argmax(axis=1)
-    assert len(set(match)) == len(match)
-    assert np.all(ious[np.arange(len(match)), match] > 0.99)
-    assert np.all(np.abs(expected.scores - actual.scores[match]) < 1e-3)
-    if expected.masks is not None:
-        for i, j in enumerate(match):
-            assert mask_iou([mask_to_rle(expected.masks[i])], [mask_to_rle(actual.masks[j])])[0, 0] > 0.98
+def test_parity_needs_the_same_detections_within_the_tolerances():
+    boxes = np.array([[10, 10, 50, 90], [60, 20, 90, 70]], np.float32)
+    masks = np.zeros((2, 100, 100), bool)
+    masks[0, 10:90, 10:50] = masks[1, 20:70, 60:90] = True
+    expected = Detections(boxes, np.array([0.9, 0.6], np.float32), np.array([0, 0]), masks)
+    assert agreement(expected, expected).ok
+    swapped = Detections(boxes[::-1], expected.scores[::-1] + 5e-4, expected.labels, masks[::-1])
+    assert agreement(expected, swapped).ok  # pairs by overlap, not by order
+    shifted = Detections(boxes + [2, 0, 2, 0], expected.scores, expected.labels, masks)
+    assert agreement(expected, shifted).min_box_iou < 0.99 and not agreement(expected, shifted).ok
+    assert not agreement(expected, Detections(boxes, expected.scores + 2e-3, expected.labels, masks)).ok
+    thinner = masks.copy()
+    thinner[0, 10:90, 10:12] = False
+    assert not agreement(expected, Detections(boxes, expected.scores, expected.labels, thinner)).ok
+    one_missing = Detections(boxes[:1], expected.scores[:1], expected.labels[:1], masks[:1])
+    assert not agreement(expected, one_missing).ok
+    other_class = Detections(boxes, expected.scores, np.array([0, 1]), masks)
+    assert agreement(expected, other_class).min_box_iou == 0.0
 
 
 @pytest.mark.slow
@@ -69,7 +78,8 @@ def test_onnx_runtime_matches_pytorch_on_real_pennfudan_images(demo_checkpoint, 
         image = cv2.imread(str(path))
         sizes.add(image.shape)
         expected = pytorch(image)
-        assert_same_detections(expected, onnxruntime(image))
+        result = agreement(expected, onnxruntime(image))
+        assert result.ok, f'{path.name}: {result}'
         confident += int((expected.scores >= 0.5).sum())
     assert len(sizes) == len(images)  # the exported graph takes every input size
     assert confident >= len(images)  # the parity covers confident detections, not only noise
@@ -94,11 +104,7 @@ def test_infer_tool_onnxruntime_backend_writes_the_overlays_and_json_of_the_pyto
         demo_checkpoint, exported, tmp_path):
     root = make_pennfudan(tmp_path / 'data')
     images = sorted((root / 'PNGImages').glob('*.png'))
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 5, (96, 80))
-    for path in images[:2]:
-        writer.write(cv2.imread(str(path)))
-    writer.release()
+    video = write_video(tmp_path / 'clip.mp4', images[:2])
     inputs = [str(root / 'PNGImages'), str(video), '--score-thr', '0.3']
     assert infer.main([DEMO_CONFIG, str(demo_checkpoint), *inputs, '--out-dir', str(tmp_path / 'pt')]) == 0
     assert infer.main(['--backend', 'onnxruntime', str(exported), *inputs,

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 import torch
 from mmdet.apis import inference_detector, init_detector
+from mmengine.config import Config
 from tqdm import tqdm
 
 from custom.errors import DataError
@@ -54,10 +55,11 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
 
 
 class PyTorchDetector:
-    """A config + checkpoint run by MMDetection (init_detector / inference_detector) on `device`."""
+    """A config (file or loaded) + checkpoint run by MMDetection (init_detector / inference_detector)."""
 
-    def __init__(self, config: str | Path, checkpoint: str | Path | None, device: str | None = None) -> None:
-        self.model = init_detector(str(config), None if checkpoint is None else str(checkpoint),
+    def __init__(self, config: str | Path | Config, checkpoint: str | Path | None,
+                 device: str | None = None) -> None:
+        self.model = init_detector(config, None if checkpoint is None else str(checkpoint),
                                    device=device or default_device())
         self.classes = tuple(self.model.dataset_meta.get('classes', ()))
 

@@ -47,6 +47,7 @@ from torch import Tensor, nn
 from custom.deploy.onnx_ops import OPSET, RoIAlignOp, batched_nms_keep
 from custom.deploy.onnx_runtime import METADATA_FORMAT
 from custom.engine.checkpoints import load_checkpoint_file
+from custom.engine.runtime import load_config
 from custom.errors import CheckpointMismatchError, ExportError
 
 INPUT = 'image'
@@ -162,9 +163,7 @@ def load_exportable_model(config: str | Path, checkpoint: str | Path,
                           cfg_options: dict | None = None) -> tuple[nn.Module, Config]:
     """The detector as tools/infer.py's PyTorch backend builds it (init_detector), after checking that the
     model can be exported and the checkpoint fits it; either problem stops here, before anything is traced."""
-    cfg = Config.fromfile(str(config))
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     register_all_modules()
     model = MODELS.build(cfg.model)
     problems = unsupported_parts(model, cfg)
