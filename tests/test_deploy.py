@@ -10,19 +10,25 @@ import pytest
 import torch
 from mmdet.datasets.transforms import Resize
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+from mmdet.registry import MODELS
+from mmdet.utils import register_all_modules
 
 from custom.apis.inference import PyTorchDetector
 from custom.cli import export_onnx, infer
+from custom.deploy.export import export_onnx as export_model
+from custom.deploy.export import unsupported_parts
 from custom.deploy.onnx_runtime import OnnxDetector, paste_masks, resize_like_test_pipeline
 from custom.deploy.parity import agreement
+from custom.engine.runtime import load_config
 from custom.errors import DataError
 from custom.evaluation.matching import mask_iou
 from custom.structures.detections import Detections
 from tests.conftest import make_pennfudan
-from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options, write_video
+from tests.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, write_video
 
 REAL_PENNFUDAN = Path(__file__).resolve().parents[1] / '..' / 'shared' / 'data' / 'PennFudanPed'
 DEMO_ITERATIONS = {'max_epochs': 6}  # 4 training images at batch 2: 12 iterations
+SHIPPED_CONFIGS = sorted(path.name for path in (REPO / 'configs').glob('*.py'))
 
 
 @pytest.fixture(scope='module')
@@ -140,6 +146,42 @@ def test_checkpoint_that_does_not_match_the_config_fails_before_export(demo_chec
     assert f'error: {demo_checkpoint} does not match {DEMO_CONFIG}' in error
     assert 'roi_head.bbox_head.fc_cls.weight (checkpoint (2, 1024), config (4, 1024))' in error
     assert 'roi_head.mask_head.conv_logits.weight' in error
+
+
+@pytest.mark.parametrize('config', SHIPPED_CONFIGS)
+def test_every_shipped_config_passes_the_export_checks(config):
+    cfg = load_config(REPO / 'configs' / config)
+    cfg.model.backbone.init_cfg = None  # nothing to download: only the structure is checked
+    register_all_modules()
+    assert unsupported_parts(MODELS.build(cfg.model), cfg) == []
+
+
+@pytest.mark.slow
+def test_faster_rcnn_without_a_mask_head_exports_and_matches_pytorch(tmp_path):
+    """configs/kitti_faster_rcnn.py (three classes, boxes only), random weights, at the demo's test size."""
+    config = 'configs/kitti_faster_rcnn.py'
+    pipeline = [dict(step, scale=(160, 128)) if step['type'] == 'Resize' else step
+                for step in load_config(config).test_dataloader.dataset.pipeline]
+    options = {'test_dataloader.dataset.pipeline': pipeline, 'model.backbone.init_cfg': None}
+    cfg = load_config(config, options)
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    checkpoint = tmp_path / 'random.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': list(cfg.classes)}}},
+               checkpoint)
+    exported = export_model(config, checkpoint, tmp_path / 'kitti.onnx', options)
+
+    onnxruntime, pytorch = OnnxDetector(exported), PyTorchDetector(cfg, checkpoint, 'cpu')
+    assert [output.name for output in onnxruntime.session.get_outputs()] == ['boxes', 'scores', 'labels']
+    assert onnxruntime.classes == ('Car', 'Pedestrian', 'Cyclist') and onnxruntime.mask_threshold is None
+    for path in sorted((make_pennfudan(tmp_path / 'data') / 'PNGImages').glob('*.png'))[:2]:
+        image = cv2.imread(str(path))
+        expected, actual = pytorch(image), onnxruntime(image)
+        assert actual.masks is None and len(set(expected.labels)) > 1  # several classes: per-class NMS runs
+        result = agreement(expected, actual)
+        assert result.ok, f'{path.name}: {result}'
 
 
 @pytest.mark.parametrize('base, part', [
