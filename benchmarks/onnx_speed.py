@@ -58,10 +58,12 @@ class Latency:
 def export_same_weights(model: torch.nn.Module, size: tuple[int, int], folder: Path) -> Path:
     """The model's weights exported with the config whose test resize is `size` (so inputs of that size are
     not resized again)."""
+    cfg = Config.fromfile(PROJECT_CONFIG)
     checkpoint = folder / 'random_weights.pth'
-    torch.save({'state_dict': model.state_dict()}, checkpoint)
+    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': list(cfg.classes)}}},
+               checkpoint)
     pipeline = [dict(step, scale=size) if step['type'] == 'Resize' else step
-                for step in Config.fromfile(PROJECT_CONFIG).test_dataloader.dataset.pipeline]
+                for step in cfg.test_dataloader.dataset.pipeline]
     return export_onnx(PROJECT_CONFIG, checkpoint, folder / 'model.onnx',
                        {'test_dataloader.dataset.pipeline': pipeline})
 
