@@ -48,6 +48,14 @@ class UnsafeCheckpointError(UserError, pickle.UnpicklingError):
     """A checkpoint pickles Python objects outside the allow-list, so it was not loaded."""
 
 
+class ExportError(UserError, ValueError):
+    """A config whose model or test pipeline the ONNX export cannot reproduce; the message names the part."""
+
+
+class CheckpointMismatchError(UserError, ValueError):
+    """A checkpoint whose weights do not fit the config's model (missing, unexpected or reshaped tensors)."""
+
+
 class StepFailedError(UserError, RuntimeError):
     """A step of a job (a training, test or inference run in its own process) exited with an error."""
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tests.conftest import make_pennfudan
-from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options
+from tests.tool_runs import DEMO_CONFIG, run_tool, tiny_options, write_video
 
 
 @pytest.fixture(scope='module')
@@ -54,11 +54,7 @@ def test_test_tool_reports_coco_metrics_and_dumps_predictions(trained, tmp_path)
 def test_infer_tool_writes_overlays_and_json_for_images_folders_and_videos(trained, tmp_path):
     root, work_dir = trained
     images = sorted((root / 'PNGImages').glob('*.png'))
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 5, (96, 80))
-    for path in images[:3]:
-        writer.write(cv2.imread(str(path)))
-    writer.release()
+    video = write_video(tmp_path / 'clip.mp4', images[:3])
     out_dir = tmp_path / 'infer'
     run_tool('infer.py', DEMO_CONFIG, str(work_dir / 'epoch_1.pth'), str(images[0]), str(root / 'PNGImages'),
              str(video), '--out-dir', str(out_dir), '--score-thr', '0.0')

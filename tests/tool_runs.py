@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = 'configs/pennfudan_demo_cpu.py'
 
@@ -34,3 +36,13 @@ def run_tool(tool: str, *args: str, check: bool = True) -> subprocess.CompletedP
         raise AssertionError(f'tools/{tool} failed ({process.returncode}):\n{process.stdout[-3000:]}\n'
                              f'{process.stderr[-5000:]}')
     return process
+
+
+def write_video(path: Path, frames: list[Path], fps: int = 5) -> Path:
+    """An mp4 of the given image files (all of one size), for the video input of tools/infer.py."""
+    height, width = cv2.imread(str(frames[0])).shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
+    for frame in frames:
+        writer.write(cv2.imread(str(frame)))
+    writer.release()
+    return path

@@ -1,25 +1,37 @@
 """Inference over images, folders and videos: overlays plus a JSON of the detections.
 
-Built on mmdet's init_detector / inference_detector, so a script can do the same with
-`model = init_detector(config, checkpoint); result = inference_detector(model, image)`.
+The loop, overlays and results.json take any detector that maps a BGR image to ``Detections``:
+``PyTorchDetector`` here (mmdet's init_detector / inference_detector, so a script can do the same with
+`model = init_detector(config, checkpoint); result = inference_detector(model, image)`) or ``OnnxDetector``
+(custom/deploy/onnx_runtime.py, ONNX Runtime).
 """
 
 import json
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 import torch
 from mmdet.apis import inference_detector, init_detector
-from mmdet.structures import DetDataSample
-from mmengine.structures import InstanceData
+from mmengine.config import Config
 from tqdm import tqdm
 
 from custom.errors import DataError
-from custom.structures.masks import mask_to_rle
+from custom.structures.detections import Detections
+from custom.structures.masks import mask_to_rle, to_numpy
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
+
+
+class Detector(Protocol):
+    """What run_inference needs: the class names, and the detections scoring at least score_thr in a BGR uint8
+    image (each backend drops the others before the costly part: copying masks off the GPU, pasting them)."""
+
+    classes: tuple[str, ...]
+
+    def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections: ...
 
 
 def default_device() -> str:
@@ -42,37 +54,48 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
     return files
 
 
-def confident(result: DetDataSample, score_thr: float) -> InstanceData:
-    """The predictions scoring at least score_thr, on the CPU (masks are copied from the GPU once)."""
-    return result.pred_instances[result.pred_instances.scores >= score_thr].cpu()
+class PyTorchDetector:
+    """A config (file or loaded) + checkpoint run by MMDetection (init_detector / inference_detector)."""
+
+    def __init__(self, config: str | Path | Config, checkpoint: str | Path | None,
+                 device: str | None = None) -> None:
+        self.model = init_detector(config, None if checkpoint is None else str(checkpoint),
+                                   device=device or default_device())
+        self.classes = tuple(self.model.dataset_meta.get('classes', ()))
+
+    def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
+        pred = inference_detector(self.model, image).pred_instances
+        pred = pred[pred.scores >= score_thr].cpu()
+        masks = to_numpy(pred.masks).astype(bool) if 'masks' in pred else None
+        return Detections(to_numpy(pred.bboxes).astype(np.float32), to_numpy(pred.scores),
+                          to_numpy(pred.labels).astype(np.int64), masks)
 
 
 def class_name(classes: tuple[str, ...], label: int) -> str:
     return classes[label] if label < len(classes) else str(label)
 
 
-def detections(pred: InstanceData, classes: tuple[str, ...]) -> list[dict]:
+def detections(pred: Detections, classes: tuple[str, ...]) -> list[dict]:
     """Predictions as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE)."""
-    masks = pred.masks.numpy() if 'masks' in pred else None
     out = []
     for i in range(len(pred)):
         label = int(pred.labels[i])
         item = {'label': label, 'class': class_name(classes, label), 'score': round(float(pred.scores[i]), 4),
                 'bbox': [round(float(v), 1) for v in pred.bboxes[i]]}
-        if masks is not None:
-            item['mask'] = mask_to_rle(masks[i])
+        if pred.masks is not None:
+            item['mask'] = mask_to_rle(pred.masks[i])
         out.append(item)
     return out
 
 
-def draw_overlay(image: np.ndarray, pred: InstanceData, classes: tuple[str, ...]) -> np.ndarray:
+def draw_overlay(image: np.ndarray, pred: Detections, classes: tuple[str, ...]) -> np.ndarray:
     """BGR image with translucent masks, boxes and 'class score' labels."""
     canvas = image.copy()
     rng = np.random.default_rng(0)
     for i in range(len(pred)):
         color = tuple(int(c) for c in rng.integers(60, 256, 3))
-        if 'masks' in pred:
-            mask = pred.masks[i].numpy().astype(bool)
+        if pred.masks is not None:
+            mask = pred.masks[i]
             canvas[mask] = (0.5 * canvas[mask] + 0.5 * np.array(color)).astype(np.uint8)
         x1, y1, x2, y2 = (int(round(float(v))) for v in pred.bboxes[i])
         cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
@@ -91,33 +114,31 @@ def unique_stem(path: Path, taken: set[str]) -> str:
     return stem
 
 
-def run_inference(config: str, checkpoint: str | None, inputs: list[str | Path], out_dir: str | Path,
-                  score_thr: float = 0.3, device: str | None = None) -> dict:
-    """Writes <out_dir>/<name>.png overlays (videos: <stem>_overlay.mp4) and <out_dir>/results.json."""
+def run_inference(detector: Detector, inputs: list[str | Path], out_dir: str | Path, score_thr: float = 0.3,
+                  header: dict | None = None) -> dict:
+    """Writes <out_dir>/<name>.png overlays (videos: <stem>_overlay.mp4) and <out_dir>/results.json, which
+    holds `header` (what ran), score_thr and the detections of every image or frame."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = init_detector(config, checkpoint, device=device or default_device())
-    classes = tuple(model.dataset_meta.get('classes', ()))
-    results = {'config': str(config), 'checkpoint': checkpoint, 'score_thr': score_thr, 'items': []}
+    results = {**(header or {}), 'score_thr': score_thr, 'items': []}
     taken: set[str] = set()
     for path in tqdm(expand_inputs(inputs), desc='inference', unit='file'):
         stem = unique_stem(path, taken)
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            results['items'] += infer_video(model, path, out_dir / f'{stem}_overlay.mp4', classes, score_thr)
+            results['items'] += infer_video(detector, path, out_dir / f'{stem}_overlay.mp4', score_thr)
             continue
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise DataError(path, 'cannot read the image (corrupt or unsupported format)')
-        pred = confident(inference_detector(model, image), score_thr)
-        cv2.imwrite(str(out_dir / f'{stem}.png'), draw_overlay(image, pred, classes))
+        pred = detector(image, score_thr)
+        cv2.imwrite(str(out_dir / f'{stem}.png'), draw_overlay(image, pred, detector.classes))
         results['items'].append({'file': str(path), 'overlay': f'{stem}.png',
-                                 'detections': detections(pred, classes)})
+                                 'detections': detections(pred, detector.classes)})
     (out_dir / 'results.json').write_text(json.dumps(results, indent=1))
     return results
 
 
-def infer_video(model: torch.nn.Module, path: Path, out_file: Path, classes: tuple[str, ...],
-                score_thr: float) -> list[dict]:
+def infer_video(detector: Detector, path: Path, out_file: Path, score_thr: float) -> list[dict]:
     """Runs every frame; writes the overlaid video to out_file (closed even when inference fails)."""
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
@@ -129,12 +150,13 @@ def infer_video(model: torch.nn.Module, path: Path, out_file: Path, classes: tup
             ok, frame = capture.read()
             if not ok:
                 break
-            pred = confident(inference_detector(model, frame), score_thr)
+            pred = detector(frame, score_thr)
             if writer is None:
                 height, width = frame.shape[:2]
                 writer = cv2.VideoWriter(str(out_file), cv2.VideoWriter_fourcc(*'mp4v'), fps, (width, height))
-            writer.write(draw_overlay(frame, pred, classes))
-            items.append({'file': str(path), 'frame': len(items), 'detections': detections(pred, classes)})
+            writer.write(draw_overlay(frame, pred, detector.classes))
+            items.append({'file': str(path), 'frame': len(items),
+                          'detections': detections(pred, detector.classes)})
     finally:
         capture.release()
         if writer is not None:
