@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,3 +35,14 @@ def run_tool(tool: str, *args: str, check: bool = True) -> subprocess.CompletedP
         raise AssertionError(f'tools/{tool} failed ({process.returncode}):\n{process.stdout[-3000:]}\n'
                              f'{process.stderr[-5000:]}')
     return process
+
+
+def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+    """Polls ``condition`` every 50 ms; fails when ``process`` ends first or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f'process ended ({process.returncode}) before {what}')
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout:g} s waiting for {what}')
+        time.sleep(0.05)

@@ -1,0 +1,48 @@
+"""Parameters and FLOPs of a config's model at its test image size, by mmengine's complexity analysis.
+
+As MMDetection's ``tools/analysis_tools/get_flops.py``: the model is built with random weights and its
+``forward`` in ``'tensor'`` mode (backbone, neck and heads, no post-processing) is traced by
+``mmengine.analysis.get_model_complexity_info``. The input is one blank image exactly the size of the test
+pipeline's Resize scale (so the resize keeps it), padded by the model's data preprocessor. mmengine counts one
+multiply-add as one FLOP; a two-stage model's RoI heads are counted on the proposals its random RPN keeps.
+"""
+
+from functools import partial
+
+import torch
+from mmengine.config import Config
+
+from custom.errors import ConfigError
+
+
+def test_image_size(cfg: Config) -> tuple[int, int]:
+    """(width, height) of the first resize scale in the test pipeline (the first of a multi-scale test)."""
+    for step in cfg.test_dataloader.dataset.get('pipeline', []):
+        scale = step.get('scale')
+        if scale is None:
+            continue
+        while isinstance(scale[0], list | tuple):
+            scale = scale[0]
+        return int(scale[0]), int(scale[1])
+    raise ConfigError('test_dataloader.dataset.pipeline: no step with a scale, so the test image size is '
+                      'unknown')
+
+
+def model_complexity(cfg: Config) -> dict[str, float]:
+    """{'params': number of parameters, 'flops': FLOPs of one test-size image, 'width', 'height'}."""
+    from mmdet.registry import MODELS
+    from mmdet.structures import DetDataSample
+    from mmdet.utils import register_all_modules
+    from mmengine.analysis import get_model_complexity_info
+
+    register_all_modules()
+    width, height = test_image_size(cfg)
+    model = MODELS.build(cfg.model).eval()
+    sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
+                                         scale_factor=(1.0, 1.0)))
+    image = torch.zeros(3, height, width, dtype=torch.uint8)
+    with torch.no_grad():
+        data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
+        model.forward = partial(model.forward, data_samples=data['data_samples'], mode='tensor')
+        info = get_model_complexity_info(model, inputs=data['inputs'], show_table=False, show_arch=False)
+    return dict(params=float(info['params']), flops=float(info['flops']), width=width, height=height)
