@@ -71,7 +71,8 @@ def test_runs_share_the_devices_one_run_per_device_at_a_time_and_results_keep_th
 
 
 def test_failure_line_is_the_user_error_else_the_last_line_of_the_traceback():
-    traceback = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: Invalid learning rate: -1\n'
+    traceback = ('Traceback (most recent call last):\n  File "x.py", line 1\n'
+                 'ValueError: Invalid learning rate: -1\n')
     assert failure_line(traceback) == 'ValueError: Invalid learning rate: -1'
     assert failure_line('loading\nerror: data/x.xml: no <size>\nbye\n') == 'error: data/x.xml: no <size>'
     assert failure_line('Killed\n') == 'Killed'
@@ -87,7 +88,8 @@ def test_leaderboard_ranks_mask_models_by_segm_box_models_by_bbox_and_failed_run
     with paths['csv'].open() as stream:
         table = list(csv.DictReader(stream))
     assert [row['name'] for row in table] == ['masks', 'boxes', 'failed']
-    assert table[0]['segm_mAP'] == '0.6' and table[0]['flops'] == '260000000000.0' and table[1]['segm_mAP'] == ''
+    assert table[0]['segm_mAP'] == '0.6' and table[0]['flops'] == '260000000000.0'
+    assert table[1]['segm_mAP'] == ''
     markdown = paths['md'].read_text()
     assert '| 1 | masks | done | 0.600 | 2 | 0.400 | 2 | 44.0 | 260.0 | - | 0.250 | 5.00 | - |' in markdown
     assert '| 3 | failed | failed | - |' in markdown and 'ValueError: bad \\| worse' in markdown
@@ -99,7 +101,8 @@ def test_killed_sweep_resumes_its_stopped_run_and_keeps_finished_and_failed_runs
     sweep_dir = tmp_path / 'sweep'
     # lr -1 fails when the optimiser is built; lr 2e-4 trains 2 epochs, saving a checkpoint after each.
     args = [DEMO_CONFIG, '--grid', 'optim_wrapper.optimizer.lr=-1,2e-4', '--work-dir', str(sweep_dir),
-            '--cfg-options', *tiny_options(pennfudan_root, max_epochs=2), 'default_hooks.checkpoint.interval=1']
+            '--cfg-options', *tiny_options(pennfudan_root, max_epochs=2),
+            'default_hooks.checkpoint.interval=1']
     failed = sweep_dir / 'pennfudan_demo_cpu__optim_wrapper.optimizer.lr=-1'
     trained = sweep_dir / 'pennfudan_demo_cpu__optim_wrapper.optimizer.lr=0.0002'
     env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONWARNINGS='ignore')
@@ -136,5 +139,6 @@ def test_killed_sweep_resumes_its_stopped_run_and_keeps_finished_and_failed_runs
 
     finished = (trained / 'sweep_run.json').stat().st_mtime_ns
     third = run_tool('sweep.py', *args, check=False)
-    assert 'lr=0.0002: done before, skipped' in third.stdout and 'lr=-1: failed before, skipped' in third.stdout
+    assert 'lr=0.0002: done before, skipped' in third.stdout
+    assert 'lr=-1: failed before, skipped' in third.stdout
     assert (trained / 'sweep_run.json').stat().st_mtime_ns == finished
