@@ -22,7 +22,7 @@ import queue
 import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from custom.analysis.leaderboard import primary_ap, ranked, run_results, write_leaderboard
@@ -39,7 +39,6 @@ class Run:
     config: str
     options: list[str]  # key=value, as tools/train.py --cfg-options takes them
     work_dir: Path
-    grid: dict = field(default_factory=dict)
 
 
 def option_text(value: object) -> str:
@@ -71,8 +70,7 @@ def plan_runs(configs: list[str], grid: dict[str, object], cfg_options: list[str
     for config in configs:
         if not Path(config).is_file():
             raise FileNotFoundError(f'{config}: no such config file')
-    runs = [Run(name=run_name(config, point), config=config, grid=point,
-                work_dir=work_dir / run_name(config, point),
+    runs = [Run(name=run_name(config, point), config=config, work_dir=work_dir / run_name(config, point),
                 options=[*cfg_options, *(f'{key}={option_text(value)}' for key, value in point.items())])
             for config in configs for point in grid_points(grid)]
     names = [run.name for run in runs]
@@ -110,8 +108,10 @@ def execute(run: Run, env: dict[str, str], retry_failed: bool = False) -> dict:
     else:
         row.update(status='done', **run_results(run.work_dir))
     (run.work_dir / STATUS_FILE).write_text(json.dumps(row, indent=1) + '\n', encoding='utf-8')
-    print(f'{run.name}: {row["status"]}' + (f' ({row["error"]})' if row['status'] == 'failed' else
-                                             f', best mAP {primary_ap(row)}'), flush=True)
+    ap = primary_ap(row)
+    outcome = (row.get('error') if row['status'] == 'failed' else
+               'no mAP logged' if ap is None else f'best mAP {ap:.3f}')
+    print(f'{run.name}: {row["status"]} ({outcome})', flush=True)
     return row
 
 
