@@ -10,7 +10,9 @@ import threading
 import time
 
 import pytest
+from mmengine.config import Config
 
+from custom.analysis.complexity import input_size_at_test
 from custom.analysis.leaderboard import write_leaderboard
 from custom.analysis.log_curves import load_resumed_run_log
 from custom.errors import ConfigError
@@ -142,3 +144,15 @@ def test_killed_sweep_resumes_its_stopped_run_and_keeps_finished_and_failed_runs
     assert 'lr=0.0002: done before, skipped' in third.stdout
     assert 'lr=-1: failed before, skipped' in third.stdout
     assert (trained / 'sweep_run.json').stat().st_mtime_ns == finished
+
+
+def test_flops_are_counted_at_the_first_resize_scale_of_the_test_pipeline():
+    cfg = Config(dict(test_dataloader=dict(dataset=dict(pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='RandomResize', scale=[(640, 480), (800, 600)]),
+        dict(type='PackDetInputs')]))))
+    assert input_size_at_test(cfg) == (640, 480)
+    cfg.test_dataloader.dataset.pipeline[1] = dict(type='Resize', scale=(1333, 800), keep_ratio=True)
+    assert input_size_at_test(cfg) == (1333, 800)
+    cfg.test_dataloader.dataset.pipeline.pop(1)
+    with pytest.raises(ConfigError, match='no step with a scale'):
+        input_size_at_test(cfg)

@@ -4,9 +4,16 @@ As MMDetection's ``tools/analysis_tools/get_flops.py``: the model is built with 
 ``forward`` in ``'tensor'`` mode (backbone, neck and heads, no post-processing) is traced by
 ``mmengine.analysis.get_model_complexity_info``. The input is one blank image exactly the size of the test
 pipeline's Resize scale (so the resize keeps it), padded by the model's data preprocessor. mmengine counts one
-multiply-add as one FLOP; a two-stage model's RoI heads are counted on the proposals its random RPN keeps.
+multiply-add as one FLOP.
+
+In ``'tensor'`` mode a two-stage model runs its RoI heads, the mask head included, on every RPN proposal (1000
+at test), where inference runs the mask head on at most ``test_cfg.rcnn.max_per_img`` (100) detections: on
+Cascade Mask R-CNN at 320x192 that counted 1595 GFLOPs, nearly all of it mask heads on 1000 RoIs. So the RPN
+keeps ``rcnn.max_per_img`` proposals for the count: the mask head is counted as inference runs it, the box
+head on 100 RoIs instead of 1000 (about 1 GFLOP less per stage than inference).
 """
 
+import copy
 from functools import partial
 
 import torch
@@ -15,7 +22,7 @@ from mmengine.config import Config
 from custom.errors import ConfigError
 
 
-def test_image_size(cfg: Config) -> tuple[int, int]:
+def input_size_at_test(cfg: Config) -> tuple[int, int]:
     """(width, height) of the first resize scale in the test pipeline (the first of a multi-scale test)."""
     for step in cfg.test_dataloader.dataset.get('pipeline', []):
         scale = step.get('scale')
@@ -36,8 +43,12 @@ def model_complexity(cfg: Config) -> dict[str, float]:
     from mmengine.analysis import get_model_complexity_info
 
     register_all_modules()
-    width, height = test_image_size(cfg)
-    model = MODELS.build(cfg.model).eval()
+    width, height = input_size_at_test(cfg)
+    model_cfg = copy.deepcopy(cfg.model)
+    rpn, rcnn = model_cfg.get('test_cfg', {}).get('rpn'), model_cfg.get('test_cfg', {}).get('rcnn')
+    if rpn and rcnn and 'max_per_img' in rcnn:
+        rpn.max_per_img = rcnn.max_per_img
+    model = MODELS.build(model_cfg).eval()
     sample = DetDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width),
                                          scale_factor=(1.0, 1.0)))
     image = torch.zeros(3, height, width, dtype=torch.uint8)
