@@ -1,10 +1,11 @@
 """Parameters and FLOPs of a config's model at its test image size, by mmengine's complexity analysis.
 
 As MMDetection's ``tools/analysis_tools/get_flops.py``: the model is built with random weights and its
-``forward`` in ``'tensor'`` mode (backbone, neck and heads, no post-processing) is traced by
-``mmengine.analysis.get_model_complexity_info``. The input is one blank image exactly the size of the test
-pipeline's Resize scale (so the resize keeps it), padded by the model's data preprocessor. mmengine counts one
-multiply-add as one FLOP.
+``forward`` in ``'tensor'`` mode (backbone, neck and heads, no post-processing) is traced by mmengine's
+``FlopAnalyzer`` (what ``get_model_complexity_info`` runs, without its activation count and its warnings
+about operators it does not count, such as norms and upsampling: they count 0). The input is one blank image
+exactly the size of the test pipeline's Resize scale (so the resize keeps it), padded by the model's data
+preprocessor. mmengine counts one multiply-add as one FLOP.
 
 In ``'tensor'`` mode a two-stage model runs its RoI heads, the mask head included, on every RPN proposal (1000
 at test), where inference runs the mask head on at most ``test_cfg.rcnn.max_per_img`` (100) detections: on
@@ -40,7 +41,7 @@ def model_complexity(cfg: Config) -> dict[str, float]:
     from mmdet.registry import MODELS
     from mmdet.structures import DetDataSample
     from mmdet.utils import register_all_modules
-    from mmengine.analysis import get_model_complexity_info
+    from mmengine.analysis import FlopAnalyzer, parameter_count
 
     register_all_modules()
     width, height = input_size_at_test(cfg)
@@ -55,5 +56,7 @@ def model_complexity(cfg: Config) -> dict[str, float]:
     with torch.no_grad():
         data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), False)
         model.forward = partial(model.forward, data_samples=data['data_samples'], mode='tensor')
-        info = get_model_complexity_info(model, inputs=data['inputs'], show_table=False, show_arch=False)
-    return dict(params=float(info['params']), flops=float(info['flops']), width=width, height=height)
+        flops = FlopAnalyzer(model, data['inputs'])
+        flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+        return dict(params=float(parameter_count(model)['']), flops=float(flops.total()), width=width,
+                    height=height)
