@@ -8,4 +8,5 @@ _base_ = [
 
 load_from = ('https://download.openmmlab.com/mmdetection/v2.0/faster_rcnn/faster_rcnn_r50_fpn_1x_coco/'
              'faster_rcnn_r50_fpn_1x_coco_20200130-047c8118.pth')
-model = dict(roi_head=dict(bbox_head=dict(num_classes=len(_base_.classes))))
+model = dict(backbone=dict(init_cfg=None),  # load_from holds every weight
+             roi_head=dict(bbox_head=dict(num_classes=len(_base_.classes))))

@@ -11,4 +11,7 @@ _base_ = [
 load_from = ('https://download.openmmlab.com/mmdetection/v2.0/mask_rcnn/mask_rcnn_r50_fpn_1x_coco/'
              'mask_rcnn_r50_fpn_1x_coco_20200205-d4b0c5d6.pth')
 num_classes = len(_base_.classes)
-model = dict(roi_head=dict(bbox_head=dict(num_classes=num_classes), mask_head=dict(num_classes=num_classes)))
+# init_cfg=None: load_from holds every weight, so the ImageNet backbone (torchvision://resnet50) is neither
+# downloaded nor needed (torchvision is not part of this environment).
+model = dict(backbone=dict(init_cfg=None),
+             roi_head=dict(bbox_head=dict(num_classes=num_classes), mask_head=dict(num_classes=num_classes)))

@@ -12,19 +12,9 @@ import pytest
 import torch
 
 from custom.engine.checkpoints import load_checkpoint_file, remove_stale_temporaries, write_atomic
-from tests.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options
+from tests.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, wait_for
 
 ITERS_PER_EPOCH = 4  # 4 training images at batch size 1
-
-
-def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process is not None and process.poll() is not None:
-            raise AssertionError(f'process ended ({process.returncode}) before {what}')
-        if time.monotonic() > deadline:
-            raise AssertionError(f'timed out after {timeout:g} s waiting for {what}')
-        time.sleep(0.05)
 
 
 def kill(process: subprocess.Popen) -> None:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -46,3 +47,14 @@ def write_video(path: Path, frames: list[Path], fps: int = 5) -> Path:
         writer.write(cv2.imread(str(frame)))
     writer.release()
     return path
+
+
+def wait_for(condition, timeout: float, what: str, process: subprocess.Popen | None = None) -> None:
+    """Polls ``condition`` every 50 ms; fails when ``process`` ends first or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f'process ended ({process.returncode}) before {what}')
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out after {timeout:g} s waiting for {what}')
+        time.sleep(0.05)

@@ -73,6 +73,17 @@ def load_run_log(work_dir: str | Path) -> RunLog:
     return latest
 
 
+def load_resumed_run_log(work_dir: str | Path) -> RunLog:
+    """Every run folder of ``work_dir`` in one RunLog, oldest first: a training resumed with --resume logs
+    into a new timestamped folder, so its whole history is the concatenation."""
+    merged = RunLog(source=Path(work_dir))
+    for run_dir in find_log_dirs(work_dir):
+        log = _parse_run_dir(run_dir)
+        merged.train += log.train
+        merged.val += log.val
+    return merged
+
+
 def _parse_run_dir(run_dir: Path) -> RunLog:
     scalars = run_dir / 'vis_data' / 'scalars.json'
     return (

@@ -11,17 +11,24 @@ from custom.errors import ConfigError
 
 
 def head_num_classes(model_cfg: dict) -> dict[str, int]:
-    """num_classes of every head in the model config, keyed by its path (e.g. 'roi_head.bbox_head')."""
+    """Classes of every head in the model config, keyed by its path (e.g. 'roi_head.bbox_head', or
+    'roi_head.bbox_head[2]' for a stage of Cascade R-CNN): its num_classes, or num_things_classes +
+    num_stuff_classes for MaskFormer-style heads."""
     found = {}
 
-    def visit(node: object, path: str) -> None:
+    def visit(node: object, path: str, key: str) -> None:
         if isinstance(node, dict):
-            if 'num_classes' in node and path.endswith('head'):
+            if key.endswith('head') and 'num_classes' in node:
                 found[path] = node['num_classes']
-            for key, value in node.items():
-                visit(value, f'{path}.{key}' if path else key)
+            elif key.endswith('head') and 'num_things_classes' in node:
+                found[path] = node['num_things_classes'] + node.get('num_stuff_classes', 0)
+            for name, value in node.items():
+                visit(value, f'{path}.{name}' if path else name, name)
+        elif isinstance(node, list | tuple):
+            for index, item in enumerate(node):
+                visit(item, f'{path}[{index}]', key)
 
-    visit(model_cfg, '')
+    visit(model_cfg, '', '')
     return found
 
 

@@ -5,6 +5,8 @@ process, so no mmengine global state (loggers, message hubs, visualizers) leaks 
 """
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +15,42 @@ from custom.engine.runtime import latest_checkpoint
 from custom.errors import StepFailedError
 
 
-def run_step(tool: str, *args: str) -> None:
-    """Runs ``python tools/<tool>.py args`` (as its module) with the output on the console; raises
+def run_step(tool: str, *args: str, log_file: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Runs ``python tools/<tool>.py args`` (as its module) with the output on the console, or appended to
+    ``log_file`` (then a failure quotes the line that says why); ``env`` is added to the environment. Raises
     StepFailedError when it fails."""
     command = f'python tools/{tool}.py ' + ' '.join(args)
-    print(f'\n$ {command}', flush=True)
-    returncode = subprocess.run([sys.executable, '-m', f'custom.cli.{tool}', *args]).returncode
-    if returncode:
+    output = None
+    if log_file is None:
+        print(f'\n$ {command}', flush=True)
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        output = log_file.open('a', encoding='utf-8')
+        output.write(f'$ {command}\n')
+        output.flush()
+    try:
+        returncode = subprocess.run([sys.executable, '-m', f'custom.cli.{tool}', *args],
+                                    env={**os.environ, **(env or {})}, stdout=output,
+                                    stderr=subprocess.STDOUT if output else None).returncode
+    finally:
+        if output:
+            output.close()
+    if returncode and log_file is None:
         raise StepFailedError(f'`{command}` exited with status {returncode} (its output is above)')
+    if returncode:
+        reason = failure_line(log_file.read_text(encoding='utf-8', errors='replace'))
+        raise StepFailedError(f'`{command}` exited with status {returncode}: {reason} (log: {log_file})')
+
+
+def failure_line(output: str) -> str:
+    """The line of a failed tool's output that says why: its last ``error: ...`` line (a user error), else
+    the last line of its traceback (``ValueError: ...``), else its last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for pattern in (r'error: .+', r'[\w.]+(Error|Exception|Interrupt)\b.*'):
+        found = [line for line in lines if re.match(pattern, line)]
+        if found:
+            return found[-1]
+    return lines[-1] if lines else '(no output)'
 
 
 def find_checkpoint(work_dir: Path) -> Path:
