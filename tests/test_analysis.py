@@ -108,6 +108,20 @@ def test_log_curves_write_readable_pngs_with_one_point_per_record(work_dir, tmp_
     assert metrics['coco/bbox_mAP'] == ([1, 2, 3], [0.3, 0.6, 0.5])
 
 
+
+def test_validation_losses_are_plotted_beside_the_training_losses_at_the_end_of_their_epoch(tmp_path):
+    # 2 iterations per epoch (epoch = i // 2 + 1); validation after epochs 1..3 is logged at steps 1..3.
+    val_lines = [dict(line, **{'val/loss': 1.9 - 0.1 * k, 'val/loss_cls': 0.9})
+                 for k, line in enumerate(VAL_LINES)]
+    write_json_lines(tmp_path / 'wd' / TIMESTAMP / 'vis_data' / 'scalars.json', TRAIN_LINES + val_lines)
+    written = plot_run_curves(tmp_path / 'wd', tmp_path / 'plots')
+    losses = written['loss.png']['curves']
+    assert set(losses) == {'loss', 'loss_cls', 'loss_mask', 'val/loss', 'val/loss_cls'}
+    assert losses['val/loss'] == ([2, 4, 6], pytest.approx([1.9, 1.8, 1.7]))
+    assert 'val/loss' not in written['metrics.png']['curves']  # a loss is not a metric
+    report = write_run_report(tmp_path / 'wd').read_text()
+    assert '| val/loss | 1.7000 | 1.7000 | 3 |' in report  # best of a loss is its minimum
+
 def test_latest_run_with_records_is_read_and_a_later_test_only_run_is_skipped(work_dir):
     write_json_lines(work_dir / '20231231_000000' / 'vis_data' / 'scalars.json', TRAIN_LINES[:1])
     test_only = work_dir / '20240102_000000'

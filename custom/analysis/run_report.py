@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from custom.analysis.log_curves import RunLog, load_run_log, plot_run_curves, series
+from custom.analysis.log_curves import RunLog, is_val_loss, load_run_log, plot_run_curves, series
 from custom.errors import DataError
 
 
@@ -64,11 +64,12 @@ def config_summary(config_file: str | Path) -> dict[str, Any]:
 
 
 def metric_table(log: RunLog) -> dict[str, dict[str, float]]:
-    """{metric: {'final', 'best', 'best_step'}}; best is the maximum (all metrics are higher-better)."""
+    """{metric: {'final', 'best', 'best_step'}}; best is the maximum of a metric, the minimum of a loss."""
     table = {}
-    for key in log.metric_keys():
+    for key in log.metric_keys() + log.val_loss_keys():
         steps, values = series(log.val, key)
-        best = max(range(len(values)), key=lambda i: values[i])
+        pick = min if is_val_loss(key) else max
+        best = pick(range(len(values)), key=lambda i: values[i])
         table[key] = {'final': values[-1], 'best': values[best], 'best_step': steps[best]}
     return table
 
