@@ -35,8 +35,7 @@ def test_kitti_dontcare_region_is_hatched_grey_and_the_pedestrian_boxed_on_the_r
     assert (np.abs(left_edge.astype(int) - left_edge[0].astype(int)).sum(axis=1) == 0).mean() > 0.9
 
 
-def test_train_split_draws_tinted_masks_after_the_train_pipeline_and_a_contact_sheet(pennfudan_root, tmp_path
-                                                                                       ):
+def test_train_masks_are_tinted_after_the_pipeline_and_val_fills_a_contact_sheet(pennfudan_root, tmp_path):
     cfg = Config.fromfile(REPO / DEMO_CONFIG)
     cfg.merge_from_dict(tiny_overrides(pennfudan_root))
     # Without the random flip, the drawing can be compared pixel by pixel with the pipeline's own output.
