@@ -205,7 +205,8 @@ def plot_run_curves(
     emit('loss.png', losses, 'training and validation losses', 'iteration')
     emit('lr.png', {'lr': series(log.train, 'lr')}, 'learning rate', 'iteration')
     keys = metric_keys or log.metric_keys()
-    emit(
-        'metrics.png', {key: series(log.val, key) for key in keys}, 'validation metrics', 'epoch / iteration'
-    )
+    metrics = {key: series(log.val, key) for key in keys}
+    # COCO reports -1 for an object size the data set lacks (mAP_s, mAP_l here): such a line says nothing.
+    metrics = {key: (xs, ys) for key, (xs, ys) in metrics.items() if any(y != -1 for y in ys)}
+    emit('metrics.png', metrics, 'validation metrics', 'epoch / iteration')
     return written

@@ -199,8 +199,10 @@ h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2e
 table { border-collapse: collapse; margin: .5em 0; font-size: .9em; }
 th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: left; } th { background: #f3f3f3; }
 td:not(:first-child) { font-variant-numeric: tabular-nums; }
-.figures { display: flex; flex-wrap: wrap; gap: 1em; } .figures img { max-width: 540px; width: 100%; }
-.worst figure { display: inline-block; margin: .4em; } .worst img { max-width: 320px; }
+.figures > img, .figures > div { display: inline-block; vertical-align: top; margin: .3em; }
+.figures > img { width: 520px; max-width: 100%; }
+.worst figure { display: inline-block; vertical-align: top; margin: .4em; }
+.worst img { width: 320px; image-rendering: pixelated; }  /* small images scaled up, pixels kept sharp */
 figcaption, .note { color: #555; font-size: .85em; } code { background: #f3f3f3; padding: 0 .2em; }
 """
 
