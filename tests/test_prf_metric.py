@@ -372,3 +372,25 @@ def test_per_class_ap50_of_the_matcher_equals_cocoeval_and_the_pooled_curve_is_n
     assert ours == pytest.approx(coco_ap50, abs=1e-12)
     pooled = pr_curve(matches).ap
     assert pooled != pytest.approx(np.mean(coco_ap50), abs=1e-3)  # hence the plot's "all classes pooled"
+
+
+def test_per_class_coco_metric_lists_the_means_first_then_each_class_ap_per_iou_type(tmp_path):
+    from custom.evaluation import PerClassCocoMetric
+
+    # Class 0 is found perfectly, class 1 (the second object of img_a) is missed.
+    masks = [blob_mask(20, 30, 10, 20), rect_mask(45, 10, 70, 60)]
+    gt = [gt_instance(masks[0], label=0), gt_instance(masks[1], label=1)]
+    samples = [sample('img_a', gt, masks[:1], [0.9], labels=[0])]
+    metric = PerClassCocoMetric(metric=['segm', 'bbox'], ann_file=None, classwise=True,
+                                outfile_prefix=str(tmp_path / 'coco'))
+    values = run_metric(metric, samples, classes=('person', 'car'))
+    keys = list(values)
+    assert keys[0] == 'coco/segm_mAP'  # what save_best='auto' and early stopping judge by
+    assert keys[-4:] == ['coco/segm_AP_person', 'coco/segm_AP_car', 'coco/bbox_AP_person', 'coco/bbox_AP_car']
+    assert values['coco/segm_AP_person'] == values['coco/bbox_AP_person'] == 1.0
+    assert values['coco/segm_AP_car'] == values['coco/bbox_AP_car'] == 0.0
+    assert values['coco/segm_mAP'] == pytest.approx(0.5)
+    # One class: its AP is the mean, so no per-class entries.
+    single = PerClassCocoMetric(metric=['bbox'], ann_file=None, classwise=True)
+    values = run_metric(single, [sample('img_a', gt[:1], masks[:1], [0.9])], classes=('person',))
+    assert not [key for key in values if '_AP_' in key] and values['coco/bbox_mAP'] == 1.0
