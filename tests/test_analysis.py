@@ -143,6 +143,9 @@ def test_text_log_is_the_fallback_when_no_scalars_json(tmp_path):
         '2024/01/01 12:00:20 - mmengine - INFO - Epoch(train)  [2][10/20]  base_lr: 2.0000e-02 '
         'lr: 2.0000e-02  '
         'eta: 0:00:30  time: 0.5000  data_time: 0.0100  memory: 100  loss: 1.2500  loss_cls: 0.4000\n'
+        # A progress line of the round repeats the previous round's val/loss (as mmengine logs it): skipped.
+        '2024/01/01 12:00:25 - mmengine - INFO - Epoch(val) [2][5/5]    eta: 0:00:00  time: 0.2000  '
+        'data_time: 0.0100  val/loss: 9.0000\n'
         '2024/01/01 12:00:30 - mmengine - INFO - Epoch(val) [2][5/5]    coco/bbox_mAP: 0.4210  '
         'coco/segm_mAP: 0.3990  data_time: 0.0100  time: 0.2000\n'
     )

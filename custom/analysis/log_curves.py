@@ -137,7 +137,9 @@ def parse_text_log(path: Path) -> RunLog:
             else:
                 record['step'] = int(train.group(4))
             log.train.append(record)
-        elif any('/' in key for key in record):
+        elif any('/' in key for key in record) and 'eta:' not in line:
+            # Only the round's summary line: mmengine repeats the previous round's scalars that hold a '/'
+            # (val/loss, ...) on the progress lines of the next round, which carry an eta.
             record['step'] = int(val.group(1) or val.group(2))
             log.val.append(record)
     return log
