@@ -34,10 +34,11 @@ class ScriptedMetric(BaseMetric):
         return {key: values[min(self.round, len(values)) - 1] for key, values in self.scripts.items()}
 
 
-def train(tmp_path, scripts: dict[str, list[float]], max_epochs: int = 10, **hooks) -> Runner:
+def train(tmp_path, scripts: dict[str, list[float]], max_epochs: int = 10, resume: bool = False,
+          **hooks) -> Runner:
     loader = dict(dataset=[dict(inputs=torch.ones(1))] * 2, batch_size=1,
                   sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'))
-    checkpoint = dict(type='CheckpointHook', interval=100, **hooks.pop('checkpoint', {}))
+    checkpoint = dict(type='CheckpointHook', interval=100) | hooks.pop('checkpoint', {})
     runner = Runner(
         model=TinyModel(), work_dir=str(tmp_path), experiment_name=tmp_path.name, default_scope='mmdet',
         train_dataloader=loader, val_dataloader=loader, val_evaluator=Evaluator([ScriptedMetric(scripts)]),
@@ -45,7 +46,7 @@ def train(tmp_path, scripts: dict[str, list[float]], max_epochs: int = 10, **hoo
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
         default_hooks=dict(checkpoint=checkpoint,
                            early_stopping=dict(type='JudgedMetricEarlyStoppingHook', **hooks)),
-        visualizer=dict(type='Visualizer', vis_backends=[]), log_level='WARNING')
+        visualizer=dict(type='Visualizer', vis_backends=[]), log_level='WARNING', resume=resume)
     runner.train()
     return runner
 
@@ -73,3 +74,13 @@ def test_a_metric_that_keeps_improving_runs_every_epoch(tmp_path):
     runner = train(tmp_path, {'toy/segm_mAP': [0.1, 0.2, 0.3, 0.4]}, max_epochs=4, patience=1,
                    checkpoint=dict(save_best='auto'))
     assert runner.epoch == 4
+
+
+def test_the_wait_survives_resume(tmp_path):
+    # mmengine writes epoch N's checkpoint before epoch N's validation, so epoch_4.pth holds the wait after
+    # round 3: best 0.3 at round 2, one round without a gain. Resumed, round 5 makes it 2 = patience.
+    first = train(tmp_path, {'toy/segm_mAP': [0.1, 0.3, 0.3, 0.3]}, max_epochs=4, patience=2,
+                  checkpoint=dict(interval=1))
+    assert first.epoch == 4 and (tmp_path / 'epoch_4.pth').is_file()
+    resumed = train(tmp_path, {'toy/segm_mAP': [0.3]}, resume=True, patience=2, checkpoint=dict(interval=1))
+    assert resumed.epoch == 5  # a fresh wait: the first resumed round is best, stop after epoch 7

@@ -8,7 +8,9 @@ evaluator reports, as the CheckpointHook itself decides. The dataset bases list 
 checkpoint is chosen by, without naming it.
 
 ``patience`` counts validation rounds (one every ``train_cfg.val_interval`` epochs) without an improvement of
-at least ``min_delta``; the wait survives ``--resume`` (kept in the message hub, which checkpoints carry).
+at least ``min_delta``; the wait survives ``--resume`` (kept in the message hub, which checkpoints carry;
+mmengine writes epoch N's checkpoint before epoch N's validation, so a resumed run continues from the wait
+after round N-1 and repeats nothing).
 Configured in configs/_base_/default_runtime.py as ``default_hooks.early_stopping``.
 """
 
