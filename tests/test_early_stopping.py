@@ -84,3 +84,18 @@ def test_the_wait_survives_resume(tmp_path):
     assert first.epoch == 4 and (tmp_path / 'epoch_4.pth').is_file()
     resumed = train(tmp_path, {'toy/segm_mAP': [0.3]}, resume=True, patience=2, checkpoint=dict(interval=1))
     assert resumed.epoch == 5  # a fresh wait: the first resumed round is best, stop after epoch 7
+
+
+def test_a_test_only_run_does_not_build_the_training_loop(tmp_path):
+    """mmengine's EarlyStoppingHook.before_run would build it (loading the training data) in tools/test.py."""
+    loader = dict(dataset=[dict(inputs=torch.ones(1))] * 2, batch_size=1,
+                  sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='default_collate'))
+    runner = Runner(
+        model=TinyModel(), work_dir=str(tmp_path), experiment_name=tmp_path.name, default_scope='mmdet',
+        train_dataloader=loader, train_cfg=dict(by_epoch=True, max_epochs=1),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        test_dataloader=loader, test_evaluator=Evaluator([ScriptedMetric({'toy/segm_mAP': [0.5]})]),
+        test_cfg=dict(), default_hooks=dict(early_stopping=dict(type='JudgedMetricEarlyStoppingHook')),
+        visualizer=dict(type='Visualizer', vis_backends=[]), log_level='WARNING')
+    assert runner.test() == {'toy/segm_mAP': 0.5}
+    assert isinstance(runner._train_loop, dict)  # still the config: never built

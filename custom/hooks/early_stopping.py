@@ -48,6 +48,13 @@ class JudgedMetricEarlyStoppingHook(EarlyStoppingHook):
         else:
             super().__init__(monitor, **self._settings)
 
+    def before_run(self, runner) -> None:
+        """Nothing: mmengine's check reads ``runner.train_loop``, which builds the training loop with its
+        dataloader and data set even in a test-only run (tools/test.py); the check runs in before_train."""
+
+    def before_train(self, runner) -> None:
+        super().before_run(runner)
+
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
         if not metrics:
             return
