@@ -185,6 +185,12 @@ def test_run_report_summarises_config_and_final_and_best_metrics(work_dir):
     for name in ('loss.png', 'lr.png', 'metrics.png'):
         assert f'(plots/{name})' in text
         assert (work_dir / 'plots' / name).stat().st_size > 1000
+    # The same content as one self-contained page; without predictions, no confusion matrix section.
+    page = (work_dir / 'report.html').read_text()
+    assert page.count('<img src="data:image/png;base64,') == 3
+    assert '<td>coco/bbox_mAP</td><td>0.5000</td><td>0.6000</td><td>2</td>' in page
+    assert '<td>lr schedule</td><td>LinearLR, MultiStepLR</td>' in page
+    assert 'Confusion matrix' not in page
 
 
 def test_run_report_tool_writes_the_report(work_dir, monkeypatch, capsys):
