@@ -287,6 +287,19 @@ def test_error_report_counts_missed_and_false_positives_per_image(predictions, t
     assert (overlay[5:40, 30:45] != 90).any()  # the missed GT is drawn
 
 
+
+def test_confusion_matrix_tool_agrees_with_the_error_report_counts(predictions, tmp_path, capsys):
+    from custom.cli.confusion_matrix import main
+
+    # TP 2, FP 3, FN 2 as in the error report: the detection on the ignored region counts nowhere.
+    assert main([str(predictions), '--out-dir', str(tmp_path / 'cm'), '--kind', 'segm', 'bbox',
+                 '--classes', 'pedestrian']) == 0
+    for kind in ('segm', 'bbox'):
+        rows = (tmp_path / 'cm' / f'confusion_{kind}.csv').read_text().splitlines()
+        assert rows == ['ground truth \\ detected,pedestrian,background', 'pedestrian,2,2', 'background,3,0']
+        assert cv2.imread(str(tmp_path / 'cm' / f'confusion_{kind}.png')) is not None
+    assert 'confusion_segm.csv' in capsys.readouterr().out
+
 def test_pr_curve_follows_the_score_order_and_plots(predictions, tmp_path):
     records, _ = load_records(predictions, with_masks=False)
     curves = write_pr_curves(records, ['bbox'], 0.5, ['pedestrian'], tmp_path / 'pr')
