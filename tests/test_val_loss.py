@@ -44,3 +44,10 @@ def test_val_loss_comes_after_the_metrics_repeatably_and_leaves_the_train_rng_al
     second = {}
     hook.after_val_epoch(runner, second)
     assert second == {key: value for key, value in first.items() if key.startswith('val/')}
+    # Loader workers (which draw a seed from the global RNG) change nothing, in the first round or later.
+    runner.cfg.val_dataloader.update(num_workers=1, persistent_workers=True)
+    with_workers = ValLossHook()
+    for _ in range(2):
+        third = {}
+        with_workers.after_val_epoch(runner, third)
+        assert third == pytest.approx(second, rel=1e-6)

@@ -70,8 +70,12 @@ class ValLossHook(Hook):
             if batch_augments is not None:
                 preprocessor.batch_augments = None
             with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                # A loader with workers draws their base seed from the global RNG when its iterator starts
+                # (persistent workers: only the first time): start it before seeding, so the draws below are
+                # the same in every round and for any num_workers.
+                batches = iter(self._loader)
                 torch.manual_seed(self.seed)
-                for data_batch in self._loader:
+                for data_batch in batches:
                     data = preprocessor(data_batch, True)
                     _, log_vars = model.parse_losses(model(**data, mode='loss'))
                     images = len(data['data_samples'])
