@@ -108,6 +108,20 @@ def test_log_curves_write_readable_pngs_with_one_point_per_record(work_dir, tmp_
     assert metrics['coco/bbox_mAP'] == ([1, 2, 3], [0.3, 0.6, 0.5])
 
 
+
+def test_validation_losses_are_plotted_beside_the_training_losses_at_the_end_of_their_epoch(tmp_path):
+    # 2 iterations per epoch (epoch = i // 2 + 1); validation after epochs 1..3 is logged at steps 1..3.
+    val_lines = [dict(line, **{'val/loss': 1.9 - 0.1 * k, 'val/loss_cls': 0.9})
+                 for k, line in enumerate(VAL_LINES)]
+    write_json_lines(tmp_path / 'wd' / TIMESTAMP / 'vis_data' / 'scalars.json', TRAIN_LINES + val_lines)
+    written = plot_run_curves(tmp_path / 'wd', tmp_path / 'plots')
+    losses = written['loss.png']['curves']
+    assert set(losses) == {'loss', 'loss_cls', 'loss_mask', 'val/loss', 'val/loss_cls'}
+    assert losses['val/loss'] == ([2, 4, 6], pytest.approx([1.9, 1.8, 1.7]))
+    assert 'val/loss' not in written['metrics.png']['curves']  # a loss is not a metric
+    report = write_run_report(tmp_path / 'wd').read_text()
+    assert '| val/loss | 1.7000 | 1.7000 | 3 |' in report  # best of a loss is its minimum
+
 def test_latest_run_with_records_is_read_and_a_later_test_only_run_is_skipped(work_dir):
     write_json_lines(work_dir / '20231231_000000' / 'vis_data' / 'scalars.json', TRAIN_LINES[:1])
     test_only = work_dir / '20240102_000000'
@@ -129,6 +143,9 @@ def test_text_log_is_the_fallback_when_no_scalars_json(tmp_path):
         '2024/01/01 12:00:20 - mmengine - INFO - Epoch(train)  [2][10/20]  base_lr: 2.0000e-02 '
         'lr: 2.0000e-02  '
         'eta: 0:00:30  time: 0.5000  data_time: 0.0100  memory: 100  loss: 1.2500  loss_cls: 0.4000\n'
+        # A progress line of the round repeats the previous round's val/loss (as mmengine logs it): skipped.
+        '2024/01/01 12:00:25 - mmengine - INFO - Epoch(val) [2][5/5]    eta: 0:00:00  time: 0.2000  '
+        'data_time: 0.0100  val/loss: 9.0000\n'
         '2024/01/01 12:00:30 - mmengine - INFO - Epoch(val) [2][5/5]    coco/bbox_mAP: 0.4210  '
         'coco/segm_mAP: 0.3990  data_time: 0.0100  time: 0.2000\n'
     )
@@ -168,6 +185,12 @@ def test_run_report_summarises_config_and_final_and_best_metrics(work_dir):
     for name in ('loss.png', 'lr.png', 'metrics.png'):
         assert f'(plots/{name})' in text
         assert (work_dir / 'plots' / name).stat().st_size > 1000
+    # The same content as one self-contained page; without predictions, no confusion matrix section.
+    page = (work_dir / 'report.html').read_text()
+    assert page.count('<img src="data:image/png;base64,') == 3
+    assert '<td>coco/bbox_mAP</td><td>0.5000</td><td>0.6000</td><td>2</td>' in page
+    assert '<td>lr schedule</td><td>LinearLR, MultiStepLR</td>' in page
+    assert 'Confusion matrix' not in page
 
 
 def test_run_report_tool_writes_the_report(work_dir, monkeypatch, capsys):
@@ -263,6 +286,19 @@ def test_error_report_counts_missed_and_false_positives_per_image(predictions, t
     assert overlay.shape == (H, W, 3)
     assert (overlay[5:40, 30:45] != 90).any()  # the missed GT is drawn
 
+
+
+def test_confusion_matrix_tool_agrees_with_the_error_report_counts(predictions, tmp_path, capsys):
+    from custom.cli.confusion_matrix import main
+
+    # TP 2, FP 3, FN 2 as in the error report: the detection on the ignored region counts nowhere.
+    assert main([str(predictions), '--out-dir', str(tmp_path / 'cm'), '--kind', 'segm', 'bbox',
+                 '--classes', 'pedestrian']) == 0
+    for kind in ('segm', 'bbox'):
+        rows = (tmp_path / 'cm' / f'confusion_{kind}.csv').read_text().splitlines()
+        assert rows == ['ground truth \\ detected,pedestrian,background', 'pedestrian,2,2', 'background,3,0']
+        assert cv2.imread(str(tmp_path / 'cm' / f'confusion_{kind}.png')) is not None
+    assert 'confusion_segm.csv' in capsys.readouterr().out
 
 def test_pr_curve_follows_the_score_order_and_plots(predictions, tmp_path):
     records, _ = load_records(predictions, with_masks=False)

@@ -333,3 +333,64 @@ def test_metric_runs_next_to_coco_metric_in_one_evaluator_on_det_data_samples(pe
     assert values['coco/segm_mAP'] == 1.0
     assert values['pr/segm_f1@0.5'] == 1.0
     assert values['pr/pedestrian_bbox_recall@0.5'] == 1.0
+
+
+def test_per_class_ap50_of_the_matcher_equals_cocoeval_and_the_pooled_curve_is_not_their_mean(tmp_path):
+    # Two classes, two images; image b holds an ignored (crowd) person with a detection on it.
+    gt = {'a': [([2, 2, 30, 40], 0, 0), ([40, 5, 60, 45], 0, 0), ([50, 40, 78, 60], 1, 0)],
+          'b': [([5, 5, 25, 50], 0, 0), ([30, 10, 50, 30], 1, 0), ([55, 5, 78, 55], 0, 1)]}
+    preds = {'a': [([3, 2, 30, 38], 0.9, 0), ([41, 8, 60, 45], 0.35, 0), ([0, 45, 30, 64], 0.8, 0),
+                   ([50, 42, 78, 60], 0.6, 1), ([40, 5, 60, 45], 0.7, 1)],
+             'b': [([5, 5, 24, 48], 0.5, 0), ([56, 6, 78, 52], 0.95, 0), ([31, 10, 50, 31], 0.3, 1),
+                   ([0, 0, 10, 10], 0.65, 1)]}
+    images = [dict(id=i, width=W, height=H, file_name=f'{name}.png') for i, name in enumerate(gt)]
+    annotations = [dict(id=len(gt[name]) * i + j + 1, image_id=i, category_id=label, iscrowd=crowd,
+                        bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1))
+                   for i, name in enumerate(gt)
+                   for j, ((x1, y1, x2, y2), label, crowd) in enumerate(gt[name])]
+    results = [dict(image_id=i, category_id=label, score=score, bbox=[x1, y1, x2 - x1, y2 - y1])
+               for i, name in enumerate(preds) for (x1, y1, x2, y2), score, label in preds[name]]
+    gt_file = tmp_path / 'gt.json'
+    gt_file.write_text(json.dumps(dict(images=images, annotations=annotations,
+                                       categories=[dict(id=0, name='person'), dict(id=1, name='car')])))
+    coco_gt = COCO(str(gt_file))
+    evaluator = COCOeval(coco_gt, coco_gt.loadRes(results), 'bbox')
+    evaluator.evaluate()
+    evaluator.accumulate()
+    # precision[iou 0.5, recall thresholds, class, area 'all', maxDets 100]; -1 where a class has no GT.
+    coco_ap50 = [float(evaluator.eval['precision'][0, :, k, 0, 2].mean()) for k in (0, 1)]
+
+    records = [ImageRecord(img_id=name, gt_bboxes=np.array([g[0] for g in gt[name]], dtype=float),
+                           gt_labels=np.array([g[1] for g in gt[name]]),
+                           gt_ignore=np.array([bool(g[2]) for g in gt[name]]),
+                           pred_bboxes=np.array([p[0] for p in preds[name]], dtype=float),
+                           pred_scores=np.array([p[1] for p in preds[name]]),
+                           pred_labels=np.array([p[2] for p in preds[name]])) for name in gt]
+    matches = [match_image(r, 'bbox', 0.5) for r in records]
+    ours = [pr_curve(matches, label).ap for label in (0, 1)]
+    assert 0 < min(coco_ap50) and max(coco_ap50) < 1 and coco_ap50[0] != coco_ap50[1]
+    assert ours == pytest.approx(coco_ap50, abs=1e-12)
+    pooled = pr_curve(matches).ap
+    assert pooled != pytest.approx(np.mean(coco_ap50), abs=1e-3)  # hence the plot's "all classes pooled"
+
+
+def test_per_class_coco_metric_lists_the_means_first_then_each_class_ap_per_iou_type(tmp_path):
+    from custom.evaluation import PerClassCocoMetric
+
+    # Class 0 is found perfectly, class 1 (the second object of img_a) is missed.
+    masks = [blob_mask(20, 30, 10, 20), rect_mask(45, 10, 70, 60)]
+    gt = [gt_instance(masks[0], label=0), gt_instance(masks[1], label=1)]
+    samples = [sample('img_a', gt, masks[:1], [0.9], labels=[0])]
+    metric = PerClassCocoMetric(metric=['segm', 'bbox'], ann_file=None, classwise=True,
+                                outfile_prefix=str(tmp_path / 'coco'))
+    values = run_metric(metric, samples, classes=('person', 'car'))
+    keys = list(values)
+    assert keys[0] == 'coco/segm_mAP'  # what save_best='auto' and early stopping judge by
+    assert keys[-4:] == ['coco/segm_AP_person', 'coco/segm_AP_car', 'coco/bbox_AP_person', 'coco/bbox_AP_car']
+    assert values['coco/segm_AP_person'] == values['coco/bbox_AP_person'] == 1.0
+    assert values['coco/segm_AP_car'] == values['coco/bbox_AP_car'] == 0.0
+    assert values['coco/segm_mAP'] == pytest.approx(0.5)
+    # One class: its AP is the mean, so no per-class entries.
+    single = PerClassCocoMetric(metric=['bbox'], ann_file=None, classwise=True)
+    values = run_metric(single, [sample('img_a', gt[:1], masks[:1], [0.9])], classes=('person',))
+    assert not [key for key in values if '_AP_' in key] and values['coco/bbox_mAP'] == 1.0

@@ -95,3 +95,19 @@ def test_user_errors_print_one_line_and_return_1_but_bugs_keep_their_traceback(c
     assert failing(FileNotFoundError('no such file: b.pth')) == 1
     with pytest.raises(ValueError, match='a bug'):
         failing(ValueError('a bug'))
+
+
+def test_default_hooks_set_to_none_on_the_command_line_are_removed():
+    """mmengine's Runner asserts on a None default hook other than its own six: load_config drops them."""
+    import argparse
+
+    from custom.cli.arguments import add_runner_arguments
+
+    parser = argparse.ArgumentParser()
+    add_runner_arguments(parser)
+    args = parser.parse_args(['--cfg-options', 'default_hooks.val_loss=None',
+                              'default_hooks.early_stopping=None'])
+    cfg = load_config(PENNFUDAN, args.cfg_options)
+    assert 'val_loss' not in cfg.default_hooks and 'early_stopping' not in cfg.default_hooks
+    assert cfg.default_hooks.checkpoint.save_best == 'auto'  # the others stay
+    assert load_config(PENNFUDAN).default_hooks.early_stopping.type == 'JudgedMetricEarlyStoppingHook'

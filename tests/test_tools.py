@@ -1,5 +1,6 @@
 """tools/train.py, tools/test.py and tools/infer.py end to end on a tiny synthetic Penn-Fudan set (CPU)."""
 
+import csv
 import hashlib
 import json
 import pickle
@@ -20,7 +21,9 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp('tools')
     root = make_pennfudan(base / 'PennFudanPed')
     work_dir = base / 'work'
-    run_tool('train.py', DEMO_CONFIG, '--work-dir', str(work_dir), '--cfg-options', *tiny_options(root))
+    # The visualization hook draws every validation image into the vis backends (TensorBoard included).
+    run_tool('train.py', DEMO_CONFIG, '--work-dir', str(work_dir), '--cfg-options', *tiny_options(root),
+             'default_hooks.visualization.draw=True', 'default_hooks.visualization.interval=1')
     return root, work_dir
 
 
@@ -119,3 +122,69 @@ def test_load_from_url_offline_fails_before_training_with_the_ways_out(pennfudan
     assert f'could not download {url}' in process.stderr
     assert '--cfg-options load_from=' in process.stderr
     assert not list((tmp_path / 'work').glob('epoch_*.pth'))
+
+
+@pytest.fixture(scope='module')
+def val_predictions(trained, tmp_path_factory) -> Path:
+    """tools/test.py --out of the trained checkpoint on the val split (the demo's test split)."""
+    root, work_dir = trained
+    out = tmp_path_factory.mktemp('predictions') / 'preds.pkl'
+    run_tool('test.py', DEMO_CONFIG, str(work_dir / 'epoch_1.pth'), '--work-dir', str(out.parent), '--out',
+             str(out), '--cfg-options', *tiny_options(root))
+    return out
+
+
+@pytest.mark.slow
+def test_tensorboard_events_hold_train_and_val_loss_metrics_and_drawn_val_images(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, work_dir = trained
+    (events_file,) = work_dir.glob('*/vis_data/events.out.tfevents.*')
+    events = EventAccumulator(str(events_file), size_guidance={'images': 0, 'scalars': 0})
+    events.Reload()
+    scalars = set(events.Tags()['scalars'])
+    expected = {'loss', 'loss_mask', 'lr', 'val/loss', 'val/loss_mask', 'coco/segm_mAP', 'coco/bbox_mAP'}
+    assert expected <= scalars
+    assert [event.step for event in events.Scalars('loss')] == [1, 2]  # 4 images at batch 2, logged each step
+    images = events.Images('val_img')
+    # Each 96x80 val image twice, side by side: ground truth left, predictions right (DetLocalVisualizer).
+    assert len(images) == 2 and all(image.width == 2 * 96 and image.height == 80 for image in images)
+    # TensorBoard and scalars.json (tools/analyze_logs.py) get the same validation loss.
+    scalars_json = next(work_dir.glob('*/vis_data/scalars.json')).read_text().splitlines()
+    (val_record,) = [json.loads(line) for line in scalars_json if 'val/loss' in line]
+    (val_loss,) = events.Scalars('val/loss')
+    assert val_loss.value == pytest.approx(val_record['val/loss'], rel=1e-6) and val_loss.value > 0
+    assert val_record['val/loss'] == pytest.approx(sum(value for key, value in val_record.items()
+                                                       if key.startswith('val/loss_')), rel=1e-5)
+
+
+@pytest.mark.slow
+def test_analyze_logs_and_html_report_show_validation_loss_confusion_matrix_and_worst_images(
+        trained, val_predictions, tmp_path):
+    from custom.cli.analyze_logs import main as analyze_logs
+    from custom.cli.run_report import main as run_report
+
+    root, work_dir = trained
+    assert analyze_logs([str(work_dir), '--out-dir', str(tmp_path / 'curves')]) == 0
+    assert cv2.imread(str(tmp_path / 'curves' / 'loss.png')) is not None
+    out = tmp_path / 'report' / 'report.md'
+    assert run_report([str(work_dir), '--out', str(out), '--predictions', str(val_predictions), '--score-thr',
+                       '0.05']) == 0
+    page = out.with_suffix('.html').read_text()
+    for section in ('Configuration', 'Metrics', 'Curves', 'Confusion matrix', 'Worst images'):
+        assert f'<h2>{section}</h2>' in page
+    assert 'val/loss' in page and 'coco/segm_mAP' in page
+    # Self-contained: every image is embedded, nothing is fetched.
+    assert page.count('src="data:image/png;base64,') == page.count('<img ') >= 5
+    assert 'http' not in page.replace('http-equiv', '')
+    # Confusion matrix (bbox): the pedestrian row holds every val person once, the detected columns every
+    # detection scoring >= 0.05 once.
+    stems = (root / 'splits' / 'val.txt').read_text().split()
+    val_people = sum(len(np.unique(cv2.imread(str(root / 'PedMasks' / f'{stem}_mask.png'), 0))) - 1
+                     for stem in stems)
+    detections = sum(int((sample['pred_instances']['scores'] >= 0.05).sum())
+                     for sample in pickle.loads(val_predictions.read_bytes()))
+    rows = list(csv.reader((tmp_path / 'report' / 'plots' / 'confusion_bbox.csv').open()))
+    assert rows[0] == ['ground truth \\ detected', 'pedestrian', 'background']
+    (found, missed), (false, _) = [[int(v) for v in row[1:]] for row in rows[1:]]
+    assert found + missed == val_people == 5 and found + false == detections > 0

@@ -337,7 +337,7 @@ def test_voc_mask_rcnn_config_builds_its_datasets_on_synthetic_data(tmp_path):
     cfg = Config.fromfile(REPO / 'configs' / 'voc_mask_rcnn.py')
     assert cfg.custom_imports == dict(imports=['custom'], allow_failed_imports=False)
     assert cfg.model.roi_head.bbox_head.num_classes == cfg.model.roi_head.mask_head.num_classes == 1
-    assert cfg.val_evaluator.ann_file is None and cfg.val_evaluator.type == 'CocoMetric'
+    assert cfg.val_evaluator.ann_file is None and cfg.val_evaluator.type == 'PerClassCocoMetric'
     assert 'instances' in cfg.test_dataloader.dataset.pipeline[-1].meta_keys
     from mmdet.registry import DATASETS
 

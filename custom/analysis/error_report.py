@@ -14,6 +14,7 @@ from custom.evaluation.matching import ImageMatch, ImageRecord, match_image
 # BGR colours of the overlays.
 MATCHED_GT, MISSED_GT = (0, 200, 0), (0, 0, 255)
 TRUE_POSITIVE, FALSE_POSITIVE, IGNORED = (255, 128, 0), (0, 165, 255), (160, 160, 160)
+OVERLAY_LEGEND = 'green: found GT, red: missed GT, grey: ignored, blue: true positive, orange: false positive'
 
 
 @dataclass
@@ -109,7 +110,7 @@ def to_markdown(errors: list[ImageErrors], settings: dict, worst: int, overlay_n
             '',
             f'## {min(worst, len(overlay_names))} worst images',
             '',
-            'green: found GT, red: missed GT, grey: ignored, blue: true positive, orange: false positive',
+            OVERLAY_LEGEND,
             '',
         ]
         lines += [f'![{img_id}]({name})' for img_id, name in overlay_names.items()]

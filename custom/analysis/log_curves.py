@@ -3,7 +3,7 @@
 Reads ``<work_dir>/<timestamp>/vis_data/scalars.json`` (JSON lines written by LocalVisBackend), e.g.::
 
     {"lr": 0.02, "loss": 1.31, "loss_cls": 0.4, "epoch": 1, "iter": 10, "step": 10}
-    {"coco/bbox_mAP": 0.512, "coco/segm_mAP": 0.47, "step": 1}
+    {"coco/bbox_mAP": 0.512, "coco/segm_mAP": 0.47, "val/loss": 1.52, "val/loss_cls": 0.45, "step": 1}
 
 and falls back to ``<work_dir>/<timestamp>/<timestamp>.log`` lines such as::
 
@@ -12,6 +12,7 @@ and falls back to ``<work_dir>/<timestamp>/<timestamp>.log`` lines such as::
 """
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from custom.errors import DataError  # noqa: E402
 
+VAL_LOSS_PREFIX = 'val/loss'  # custom/hooks/val_loss.py
+
 
 @dataclass
 class RunLog:
@@ -33,11 +36,27 @@ class RunLog:
     val: list[dict] = field(default_factory=list)
 
     def metric_keys(self) -> list[str]:
-        """Evaluation metric names such as 'coco/bbox_mAP' or 'pr/bbox_f1@0.5'."""
-        return sorted({key for record in self.val for key in record if '/' in key})
+        """Evaluation metric names such as 'coco/bbox_mAP' or 'pr/bbox_f1@0.5' (validation losses apart)."""
+        return sorted({key for record in self.val for key in record if '/' in key and not is_val_loss(key)})
+
+    def val_loss_keys(self) -> list[str]:
+        """Validation losses ('val/loss', 'val/loss_cls', ...: custom/hooks/val_loss.py)."""
+        return sorted({key for record in self.val for key in record if is_val_loss(key)})
+
+    def val_iterations(self, steps: list[float]) -> list[float]:
+        """Validation steps on the training-iteration axis. An epoch-based run logs validation by epoch: epoch
+        e maps to e * N, N the iterations per epoch as the training records bound it from below (a record at
+        iteration s of epoch e means N >= s / e; exact when a record falls on an epoch's last iteration)."""
+        bounds = [math.ceil(r['step'] / r['epoch']) for r in self.train if r.get('epoch') and 'step' in r]
+        per_epoch = max(bounds, default=0)
+        return [step * per_epoch for step in steps] if per_epoch else steps
 
     def loss_keys(self) -> list[str]:
         return sorted({key for record in self.train for key in record if key.startswith('loss')})
+
+
+def is_val_loss(key: str) -> bool:
+    return key.startswith(VAL_LOSS_PREFIX)
 
 
 def has_run_log(run_dir: Path) -> bool:
@@ -129,7 +148,9 @@ def parse_text_log(path: Path) -> RunLog:
             else:
                 record['step'] = int(train.group(4))
             log.train.append(record)
-        elif any('/' in key for key in record):
+        elif any('/' in key for key in record) and 'eta:' not in line:
+            # Only the round's summary line: mmengine repeats the previous round's scalars that hold a '/'
+            # (val/loss, ...) on the progress lines of the next round, which carry an eta.
             record['step'] = int(val.group(1) or val.group(2))
             log.val.append(record)
     return log
@@ -153,8 +174,14 @@ def plot_series(
 ) -> None:
     """One PNG with a line per curve."""
     fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    # A validation loss is dashed, in the colour of its training loss ('val/loss_cls' beside 'loss_cls').
+    palette = plt.rcParams['axes.prop_cycle'].by_key()['color']
+    colours: dict[str, str] = {}
     for name, (xs, ys) in curves.items():
-        ax.plot(xs, ys, marker='o' if len(xs) < 30 else None, markersize=3, label=name)
+        base = name.removeprefix('val/')
+        colour = colours.setdefault(base, palette[len(colours) % len(palette)])
+        ax.plot(xs, ys, '--' if is_val_loss(name) else '-', color=colour,
+                marker='o' if len(xs) < 30 else None, markersize=3, label=name)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.grid(True, alpha=0.3)
@@ -184,10 +211,15 @@ def plot_run_curves(
             plot_series(curves, title, xlabel, path)
             written[name] = {'path': path, 'curves': curves}
 
-    emit('loss.png', {key: series(log.train, key) for key in log.loss_keys()}, 'training losses', 'iteration')
+    losses = {key: series(log.train, key) for key in log.loss_keys()}
+    for key in log.val_loss_keys():  # dashed, on the training loss's iteration axis
+        steps, values = series(log.val, key)
+        losses[key] = (log.val_iterations(steps), values)
+    emit('loss.png', losses, 'training and validation losses', 'iteration')
     emit('lr.png', {'lr': series(log.train, 'lr')}, 'learning rate', 'iteration')
     keys = metric_keys or log.metric_keys()
-    emit(
-        'metrics.png', {key: series(log.val, key) for key in keys}, 'validation metrics', 'epoch / iteration'
-    )
+    metrics = {key: series(log.val, key) for key in keys}
+    # COCO reports -1 for an object size the data set lacks (mAP_s, mAP_l here): such a line says nothing.
+    metrics = {key: (xs, ys) for key, (xs, ys) in metrics.items() if any(y != -1 for y in ys)}
+    emit('metrics.png', metrics, 'validation metrics', 'epoch / iteration')
     return written

@@ -1,4 +1,9 @@
-"""Precision-recall curves (per class and overall) from predictions and GT, plotted as PNG."""
+"""Precision-recall curves (per class and overall) from predictions and GT, plotted as PNG.
+
+The overall curve ('all') pools the detections of every class into one ranking; its AP is not COCO's mAP,
+which is the mean of the per-class APs, so the plot labels it "all classes pooled". Per class, the AP at an
+IoU of 0.5 equals pycocotools' AP50 (tests/test_prf_metric.py).
+"""
 
 from pathlib import Path
 
@@ -10,6 +15,8 @@ from tqdm import tqdm  # noqa: E402
 
 from custom.evaluation.matching import ImageRecord, PRCurve, match_image, pr_curve  # noqa: E402
 
+POOLED = 'all'  # key of the curve over every class's detections together
+
 
 def compute_pr_curves(
     records: list[ImageRecord], kind: str, iou_thr: float, classes: list[str]
@@ -19,7 +26,7 @@ def compute_pr_curves(
         match_image(r, kind, iou_thr, score_thr=0.0)
         for r in tqdm(records, desc=f'matching {kind}', disable=len(records) < 50)
     ]
-    curves = {'all': pr_curve(matches)}
+    curves = {POOLED: pr_curve(matches)}
     if len(classes) > 1:
         curves.update({name: pr_curve(matches, label) for label, name in enumerate(classes)})
     return curves
@@ -32,8 +39,9 @@ def plot_pr_curves(
     out_file = Path(out_file)
     fig, ax = plt.subplots(figsize=(6, 6), dpi=100)
     for name, curve in curves.items():
+        label = 'all classes pooled' if name == POOLED and len(curves) > 1 else name
         (line,) = ax.plot(
-            curve.recall, curve.precision, label=f'{name} (AP {curve.ap:.3f}, {curve.num_gt} GT)'
+            curve.recall, curve.precision, label=f'{label} (AP {curve.ap:.3f}, {curve.num_gt} GT)'
         )
         if mark_score is not None and curve.scores.size and (curve.scores >= mark_score).any():
             at = int((curve.scores >= mark_score).sum()) - 1

@@ -59,3 +59,24 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv: list[str] | None = 
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def add_prediction_arguments(parser: argparse.ArgumentParser, score_thr: float = 0.5) -> None:
+    """A tools/test.py --out pickle and where its ground truth and class names come from (analysis tools)."""
+    parser.add_argument('predictions', help='pickle written by tools/test.py --out (only pickles you wrote)')
+    parser.add_argument('--out-dir', required=True)
+    parser.add_argument('--config', help='config whose dataset supplies GT and class names')
+    parser.add_argument('--split', default='test', choices=['train', 'val', 'test'],
+                        help='dataloader of --config')
+    parser.add_argument('--classes', nargs='+', help='class names when no --config is given')
+    parser.add_argument('--iou-thr', type=float, default=0.5)
+    parser.add_argument('--score-thr', type=float, default=score_thr)
+
+
+def records_from_args(args: argparse.Namespace, with_masks: bool) -> tuple[list, list[str]]:
+    """ImageRecords of the predictions and the class names (config, --classes, or class<i>)."""
+    from custom.analysis.predictions import load_records
+    from custom.evaluation.records import class_names
+
+    records, classes = load_records(args.predictions, with_masks, args.config, args.split)
+    return records, class_names(records, classes or args.classes or [])

@@ -11,9 +11,8 @@ from pathlib import Path
 
 from custom.analysis.error_report import write_error_report
 from custom.analysis.pr_curve import write_pr_curves
-from custom.analysis.predictions import load_records
+from custom.cli.arguments import add_prediction_arguments, records_from_args
 from custom.errors import report_user_errors
-from custom.evaluation.records import class_names
 
 
 @report_user_errors
@@ -21,21 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument('predictions', help='pickle written by tools/test.py --out')
-    parser.add_argument('--out-dir', required=True)
-    parser.add_argument('--config', help='config whose dataset supplies GT and class names')
-    parser.add_argument(
-        '--split', default='test', choices=['train', 'val', 'test'], help='dataloader of --config'
-    )
+    add_prediction_arguments(parser)
     parser.add_argument('--kind', default='bbox', choices=['bbox', 'segm'])
-    parser.add_argument('--iou-thr', type=float, default=0.5)
-    parser.add_argument('--score-thr', type=float, default=0.5)
     parser.add_argument('--worst', type=int, default=10, help='number of overlay images to draw')
-    parser.add_argument('--classes', nargs='+', help='class names when no --config is given')
     parser.add_argument('--no-pr', action='store_true', help='skip the PR curve plot')
     args = parser.parse_args(argv)
-    records, classes = load_records(args.predictions, args.kind == 'segm', args.config, args.split)
-    classes = class_names(records, classes or args.classes or [])
+    records, classes = records_from_args(args, args.kind == 'segm')
     report = write_error_report(
         records, classes, args.out_dir, args.kind, args.iou_thr, args.score_thr, args.worst
     )

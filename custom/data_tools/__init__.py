@@ -1,1 +1,1 @@
-"""Preparing and checking data: dataset downloads, synthetic demo data, COCO export, validation."""
+"""Preparing and checking data: dataset downloads, synthetic demo data, COCO export, validation, browsing."""

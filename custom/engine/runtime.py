@@ -32,8 +32,17 @@ def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: s
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = str(Path('work_dirs') / Path(config).stem)
+    drop_disabled_hooks(cfg)
     adapt_to_device(cfg)
     return cfg
+
+
+def drop_disabled_hooks(cfg: Config) -> None:
+    """Removes ``default_hooks`` entries set to None (``--cfg-options default_hooks.early_stopping=None``):
+    mmengine's Runner accepts None only for its own six default hooks and fails an assert on any other."""
+    hooks = cfg.get('default_hooks') or {}
+    for name in [name for name, hook in hooks.items() if hook is None]:
+        hooks.pop(name)
 
 
 def adapt_to_device(cfg: Config) -> None:

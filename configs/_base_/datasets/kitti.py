@@ -15,6 +15,3 @@ kitti = dict(type=dataset_type, data_root=data_root, metainfo=metainfo, class_ma
 train_dataloader = dict(dataset=dict(**kitti, ann_file='ImageSets/train.txt'))
 val_dataloader = dict(dataset=dict(**kitti, ann_file='ImageSets/val.txt'))
 test_dataloader = val_dataloader
-# One AP per class next to the mean.
-val_evaluator = dict(classwise=True)
-test_evaluator = val_evaluator
