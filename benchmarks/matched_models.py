@@ -28,6 +28,7 @@ two at 256x192 while boxes and scores agree to 2e-5. The mask logits themselves 
 
 import copy
 import re
+from collections.abc import Callable
 
 import torch
 
@@ -35,6 +36,8 @@ from custom.errors import UserError
 
 PROJECT_CONFIG = 'configs/pennfudan_maskrcnn.py'
 NUM_CLASSES = 1  # pedestrian
+# The project's faster model (configs/_base_/models/fast_mask_rcnn.py) as overrides of the project config.
+FAST_MODEL = {'model.type': 'FastMaskRCNN', 'model.roi_head.mask_head.type': 'SeparablePasteMaskHead'}
 
 # torchvision key prefix -> MMDetection key prefix (after the ResNet body, whose names are the same).
 KEY_RULES = [
@@ -123,25 +126,33 @@ def build_torchvision_model(device: str = 'cpu') -> torch.nn.Module:
 
 
 @torch.no_grad()
-def calibrate_frozen_batchnorm(model: torch.nn.Module, images: list[torch.Tensor]) -> None:
-    """Sets every FrozenBatchNorm2d's statistics to its input's mean and variance on `images` (0-1 RGB)."""
-    from torchvision.ops import FrozenBatchNorm2d
+def calibrate_batchnorm(model: torch.nn.Module, forward: Callable[[], object],
+                        norm_types: tuple[type, ...]) -> None:
+    """Sets the statistics of every BatchNorm layer of `norm_types` to its input's mean and variance during
+    `forward()`, layer after layer: random weights then keep activations at a unit scale."""
 
     def set_statistics(module, inputs):
         module.running_mean.copy_(inputs[0].mean(dim=(0, 2, 3)))
         module.running_var.copy_(inputs[0].var(dim=(0, 2, 3)))
 
     handles = [module.register_forward_pre_hook(set_statistics) for module in model.modules()
-               if isinstance(module, FrozenBatchNorm2d)]
+               if isinstance(module, norm_types)]
     was_training = model.training
     model.eval()
     try:
-        batch, _ = model.transform(images)
-        model.backbone.body(batch.tensors)
+        forward()
     finally:
         for handle in handles:
             handle.remove()
         model.train(was_training)
+
+
+def calibrate_frozen_batchnorm(model: torch.nn.Module, images: list[torch.Tensor]) -> None:
+    """torchvision's backbone BatchNorm statistics from `images` (0-1 RGB)."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    calibrate_batchnorm(model, lambda: model.backbone.body(model.transform(images)[0].tensors),
+                        (FrozenBatchNorm2d,))
 
 
 def torchvision_to_mmdet(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

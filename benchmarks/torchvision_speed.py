@@ -36,6 +36,7 @@ import pycocotools.mask as mask_utils
 import torch
 
 from benchmarks.matched_models import (
+    FAST_MODEL,
     PROJECT_CONFIG,
     BenchmarkError,
     build_project_model,
@@ -44,8 +45,6 @@ from benchmarks.matched_models import (
 )
 from benchmarks.stages import STAGES, StageTimer, instrument_project, instrument_torchvision
 from custom.errors import report_user_errors
-
-FAST_INFERENCE = None
 
 
 @dataclass
@@ -127,6 +126,10 @@ def torchvision_batch(batch: list[Sample], device: str) -> tuple[list[torch.Tens
     return images, targets
 
 
+PROJECT, PROJECT_FAST, TORCHVISION = 'project (mmdet)', 'project FastMaskRCNN', 'torchvision maskrcnn_r50_fpn'
+SHORT_NAMES = {PROJECT: 'project', PROJECT_FAST: 'fast', TORCHVISION: 'torchvision'}
+
+
 @dataclass
 class Detections:
     """One image's predictions: boxes (N, 4) x1y1x2y2, scores (N,), masks (N, H, W) bool."""
@@ -170,7 +173,7 @@ def torchvision_side(model, batch: list[Sample], device: str) -> Side:
         return [Detections(output['boxes'], output['scores'], output['masks'][:, 0] > 0.5)
                 for output in model(images)]
 
-    return Side('torchvision maskrcnn_r50_fpn', model.to(device),
+    return Side(TORCHVISION, model.to(device),
                 lambda: sum(model(images, targets).values()), predict, instrument_torchvision)
 
 
@@ -380,23 +383,24 @@ def format_report(sides: list[Side], timings: dict[str, dict[str, ModeTiming]], 
         lines.append(f'{name:<30}{train.median * 1000:>16.0f}{spread(train.repeat_medians, 1000):>17}'
                      f'{batch_size / train.median:>7.2f}{infer.median * 1000:>17.0f}'
                      f'{spread(infer.repeat_medians, 1000):>17}')
-    if len(names) == 2:
-        ours, theirs = (timings['train'][name].repeat_medians for name in names)
+    reference = names[-1]  # torchvision's
+    for name in names[:-1]:
+        ours, theirs = timings['train'][name].repeat_medians, timings['train'][reference].repeat_medians
         train_ratios = [b / a for a, b in zip(ours, theirs, strict=True)]  # throughput: theirs/ours time
-        ours, theirs = (timings['infer'][name].repeat_medians for name in names)
+        ours, theirs = timings['infer'][name].repeat_medians, timings['infer'][reference].repeat_medians
         infer_ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
-        lines += ['', f'ratios {names[0]} / {names[1]} (median of the repeats [min - max]):',
+        lines += ['', f'ratios {name} / {reference} (median of the repeats [min - max]):',
                   f'  training throughput {statistics.median(train_ratios):.2f}x {spread(train_ratios)} '
                   f'(target >= 1.1x: {"met" if statistics.median(train_ratios) >= 1.1 else "missed"})',
                   f'  inference latency   {statistics.median(infer_ratios):.2f}x {spread(infer_ratios)} '
                   f'(target <= 0.8x: {"met" if statistics.median(infer_ratios) <= 0.8 else "missed"})']
     lines += ['', 'per-stage breakdown, median ms per step (training: forward + backward + SGD step):',
-              f'{"stage":<30}' + ''.join(f'{mode + " " + name.split()[0]:>20}' for mode in ('train', 'infer')
-                                         for name in names)]
+              f'{"stage":<30}' + ''.join(f'{mode + " " + SHORT_NAMES[name]:>19}'
+                                         for mode in ('train', 'infer') for name in names)]
     for stage in STAGES:
         values = [timings[mode][name].stages.get(stage) for mode in ('train', 'infer') for name in names]
         if any(value is not None for value in values):
-            lines.append(f'{stage:<30}' + ''.join(f'{"" if v is None else f"{v * 1000:.0f}":>20}'
+            lines.append(f'{stage:<30}' + ''.join(f'{"" if v is None else f"{v * 1000:.0f}":>19}'
                                                    for v in values))
     lines += ['', f'physical limit: dense fp32 matmul measured at {peak_gflops:.1f} GFLOP/s on this device',
               f'{"model":<30}{"train GFLOP":>13}{"% of limit":>12}{"infer GFLOP":>13}{"% of limit":>12}']
@@ -440,7 +444,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='both models under torch.autocast (CUDA: fp16)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
     parser.add_argument('--optimised', action='store_true',
-                        help='time the project model with the speed-ups of configs/_base_/fast_inference.py')
+                        help='also time the project model with configs/_base_/models/fast_mask_rcnn.py')
     parser.add_argument('--workers', type=int, default=None,
                         help='DataLoader workers for the data-time measurement (default: the config\'s)')
     parser.add_argument('--loader-iters', type=int, default=0,
@@ -469,19 +473,24 @@ def main(argv: list[str] | None = None) -> None:
           f' | {len(batch)} images ({", ".join(sizes)}) from {args.data_root}, batch {len(batch)}, '
           f'{args.repeats} repeats of {args.warmup} warm-up + {args.iters} timed iterations', flush=True)
 
-    overrides = FAST_INFERENCE if args.optimised else None
     images = torchvision_batch(batch, args.device)[0]
-    project, reference = matched_models(images, args.device, overrides=overrides)
-    sides = [project_side('project (mmdet)' + (' optimised' if args.optimised else ''), project, batch,
-                          args.device),
-             torchvision_side(reference, batch, args.device)]
+    project, reference = matched_models(images, args.device)
+    sides = [project_side(PROJECT, project, batch, args.device)]
+    if args.optimised:
+        fast = build_project_model(args.device, overrides=FAST_MODEL)
+        fast.load_state_dict(project.state_dict())
+        sides.append(project_side(PROJECT_FAST, fast, batch, args.device))
+    sides.append(torchvision_side(reference, batch, args.device))
     for side in sides:
         side.model.eval()
     with torch.no_grad():
-        agreement = compare_detections(sides[0].predict(), sides[1].predict())
-    print(f'agreement before timing: {agreement}', flush=True)
-    if not agreement.ok:
-        raise BenchmarkError(f'the two models do not predict the same: {agreement}; no timing reported')
+        predictions = [side.predict() for side in sides]
+    for side, prediction in zip(sides[:-1], predictions, strict=False):
+        agreement = compare_detections(prediction, predictions[-1])
+        print(f'agreement of {side.name} with torchvision before timing: {agreement}', flush=True)
+        if not agreement.ok:
+            raise BenchmarkError(f'{side.name} and torchvision do not predict the same: {agreement}; '
+                                 'no timing reported')
     timings = time_side_by_side(sides, args.warmup, args.iters, args.repeats, args.amp, args.device)
     print('\n' + format_report(sides, timings, len(batch), dense_gflops_per_second(args.device)))
     if args.loader_iters > 0:
