@@ -16,7 +16,9 @@ if [ ! -f "$VENV/.installed-$(cat "$REQUIREMENTS" pyproject.toml | sha256sum | c
     PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
     "${PIP[@]}" install -q "$(pin torch)" "$(pin numpy)" "$(pin setuptools)" wheel ninja
     TORCH=$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')
-    WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/mmdet-pennfudan/wheels/torch-$TORCH"
+    BUILD_PLAN=$("$VENV/bin/python" tools/cuda_build.py plan)  # CPU or CUDA ops, as in setup_env.sh
+    eval "$BUILD_PLAN"
+    WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/mmdet-pennfudan/wheels/$MMCV_WHEEL_DIR"
     if ! compgen -G "$WHEELS/mmcv-2.1.0-*.whl" >/dev/null; then
         SRC=$(mktemp -d)
         "${PIP[@]}" download -q --no-deps --no-binary :all: -d "$SRC" "$(pin mmcv)"

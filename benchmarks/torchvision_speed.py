@@ -1,22 +1,25 @@
-"""Speed of this project's Mask R-CNN against torchvision's maskrcnn_resnet50_fpn, side by side.
+"""Speed of this project's Mask R-CNN against torchvision's maskrcnn_resnet50_fpn, doing the same work.
 
 Run it in the benchmark environment (benchmarks/README.md), from the repo root:
     .venv-bench/bin/python -m benchmarks.torchvision_speed --data-root ../shared/data/PennFudanPed \
-        --images 2 --size 512x384 --batch 2 --warmup 2 --iters 5
+        --images 2 --size 512x384 --batch 2 --threads 2 [--size native] [--optimised] [--device cuda --amp]
 
-Both models get the same images (read from a Penn-Fudan-layout folder and resized to one input size),
-the same ground truth, batch, device and thread count, and matched settings: ResNet-50-FPN with frozen
-BatchNorm and the stem + layer1 frozen, 2000 proposals per FPN level before NMS and 1000 after in
-training, 512 sampled RoIs per image, 1000/1000 proposals and at most 100 detections at test time,
-score threshold 0.05. Weights are random (nothing is downloaded): the timings do not depend on them
-except through the number of detections, which is printed.
+Both models compute the same function (benchmarks/matched_models.py: torchvision's weights mapped onto the
+project's model, RoIAlign and anchors matched) on the same images at the same size (resized to --size, or
+each at its own with --size native), the same ground truth, batch, device and thread count, with matched
+settings: frozen BatchNorm and stem + layer1 frozen, RPN 2000 per level before NMS and 1000 after in training,
+1000/1000 at test time, 512 sampled RoIs per image, score threshold 0.05, at most 100 detections per image.
 
-Measured: training throughput (images/s of forward + backward + SGD step on a cached batch), inference
-latency (ms per batch, forward without gradients including mask pasting), and for this project's
-model the data time vs step time of a real DataLoader built from the Penn-Fudan config.
+Before any timing, the two models' predictions on the batch are compared (detection counts, boxes matched
+at IoU >= 0.9, score differences, mask IoU); if they differ, nothing is timed. Then the models alternate
+call by call (a load change on a shared machine hits both), `--repeats` times `--warmup` untimed +
+`--iters` timed calls per mode; reported: the median of each repeat's median and their spread, the ratios,
+the per-stage breakdown (benchmarks/stages.py), each model's GFLOP per step (torch's FLOP counter) and the
+fraction of the machine's measured dense fp32 matmul rate that reaches.
 """
 
 import argparse
+import contextlib
 import copy
 import platform
 import statistics
@@ -24,7 +27,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -32,28 +35,16 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import torch
 
-from custom.errors import UserError, report_user_errors
-
-PROJECT_CONFIG = 'configs/pennfudan_maskrcnn.py'
-
-
-class BenchmarkError(UserError, RuntimeError):
-    """The benchmark cannot run here (missing torchvision, no images, no CUDA for --device cuda)."""
-
-
-def require_torchvision():
-    """Imports torchvision or explains how to get an environment that has it."""
-    try:
-        import torchvision
-        from torchvision.models.detection import MaskRCNN  # noqa: F401
-    except Exception as error:  # ImportError, or PyPI's torchvision beside another torch build
-        raise BenchmarkError(
-            f'torchvision cannot be imported here ({type(error).__name__}: {error}). The benchmark compares '
-            'against torchvision\'s maskrcnn_resnet50_fpn, so it needs both in one environment: run '
-            '`bash benchmarks/setup_env.sh` once, then '
-            '`.venv-bench/bin/python -m benchmarks.torchvision_speed ...` (benchmarks/README.md).'
-        ) from error
-    return torchvision
+from benchmarks.matched_models import (
+    FAST_MODEL,
+    PROJECT_CONFIG,
+    BenchmarkError,
+    build_project_model,
+    matched_models,
+    require_torchvision,
+)
+from benchmarks.stages import STAGES, StageTimer, instrument_project, instrument_torchvision
+from custom.errors import report_user_errors
 
 
 @dataclass
@@ -65,8 +56,9 @@ class Sample:
     masks: np.ndarray
 
 
-def load_samples(data_root: str | Path, count: int, size: tuple[int, int]) -> list[Sample]:
-    """The first `count` images of a Penn-Fudan-layout folder with their masks, resized to size=(W, H)."""
+def load_samples(data_root: str | Path, count: int, size: tuple[int, int] | None) -> list[Sample]:
+    """The first `count` images of a Penn-Fudan-layout folder with their masks, resized to size=(W, H)
+    (None: each at its own size)."""
     from custom.datasets.pennfudan import PennFudanDataset
     from custom.structures.masks import mask_extent_box
 
@@ -81,12 +73,13 @@ def load_samples(data_root: str | Path, count: int, size: tuple[int, int]) -> li
             infos.append(info)
     if len(infos) < count:
         raise BenchmarkError(f'{data_root}: needs {count} images with pedestrians, found {len(infos)}')
-    width, height = size
     samples = []
     for info in infos:
-        image = cv2.resize(cv2.imread(info['img_path']), (width, height), interpolation=cv2.INTER_LINEAR)
-        masks = np.stack([cv2.resize(mask_utils.decode(inst['mask']), (width, height),
-                                     interpolation=cv2.INTER_NEAREST) for inst in info['instances']])
+        image = cv2.imread(info['img_path'])
+        masks = np.stack([mask_utils.decode(inst['mask']) for inst in info['instances']])
+        if size is not None:
+            image = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+            masks = np.stack([cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST) for mask in masks])
         keep = masks.reshape(len(masks), -1).any(axis=1)
         masks = masks[keep]
         boxes = np.array([mask_extent_box(mask) for mask in masks], dtype=np.float32)
@@ -98,20 +91,7 @@ def batches(samples: list[Sample], batch_size: int) -> list[list[Sample]]:
     return [samples[i:i + batch_size] for i in range(0, len(samples), batch_size)]
 
 
-# ---------------------------------------------------------------- this project's model (MMDetection)
-
-def build_project_model(device: str) -> torch.nn.Module:
-    """The Mask R-CNN of configs/pennfudan_maskrcnn.py with random weights (no backbone download)."""
-    from mmdet.registry import MODELS
-    from mmdet.utils import register_all_modules
-    from mmengine.config import Config
-
-    register_all_modules()
-    cfg = Config.fromfile(PROJECT_CONFIG)
-    model_cfg = copy.deepcopy(cfg.model)
-    model_cfg.backbone.init_cfg = None
-    return MODELS.build(model_cfg).to(device)
-
+# ---------------------------------------------------------------- the two models' inputs and steps
 
 def project_batch(batch: list[Sample]) -> dict:
     """What PackDetInputs + pseudo_collate produce for these images (metainfo at the benchmark size)."""
@@ -134,46 +114,8 @@ def project_batch(batch: list[Sample]) -> dict:
     return dict(inputs=inputs, data_samples=data_samples)
 
 
-def project_train_step(model, optimizer, batch: dict) -> None:
-    data = model.data_preprocessor(copy.copy(batch), training=True)
-    loss, _ = model.parse_losses(model.loss(data['inputs'], data['data_samples']))
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-
-
-def project_predict(model, batch: dict) -> int:
-    """Runs inference; returns the number of detections in the batch."""
-    data = model.data_preprocessor(copy.copy(batch), training=False)
-    results = model.predict(data['inputs'], data['data_samples'], rescale=True)
-    return sum(len(result.pred_instances) for result in results)
-
-
-# ---------------------------------------------------------------- torchvision's model
-
-def build_torchvision_model(device: str) -> torch.nn.Module:
-    """maskrcnn_resnet50_fpn's architecture with the project model's settings (see module docstring)."""
-    torchvision = require_torchvision()
-    from torchvision.models.detection import MaskRCNN
-    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
-    from torchvision.ops import FrozenBatchNorm2d
-
-    resnet = torchvision.models.resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
-    backbone = _resnet_fpn_extractor(resnet, trainable_layers=3)  # layer2-4 train, as frozen_stages=1
-    model = MaskRCNN(backbone, num_classes=2,  # background + pedestrian
-                     rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000,
-                     rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=1000,
-                     box_batch_size_per_image=512, box_score_thresh=0.05, box_detections_per_img=100)
-    return model.to(device)
-
-
-def torchvision_model_input_size(model, size: tuple[int, int]) -> None:
-    """Keeps torchvision's transform from resizing: the images already have the benchmark size."""
-    width, height = size
-    model.transform.min_size, model.transform.max_size = (min(width, height),), max(width, height)
-
-
 def torchvision_batch(batch: list[Sample], device: str) -> tuple[list[torch.Tensor], list[dict]]:
+    """0-1 RGB images and targets (label 1: torchvision's class 0 is the background)."""
     images, targets = [], []
     for sample in batch:
         rgb = np.ascontiguousarray(sample.image[:, :, ::-1].transpose(2, 0, 1))
@@ -184,16 +126,102 @@ def torchvision_batch(batch: list[Sample], device: str) -> tuple[list[torch.Tens
     return images, targets
 
 
-def torchvision_train_step(model, optimizer, batch: tuple[list[torch.Tensor], list[dict]]) -> None:
-    images, targets = batch
-    loss = sum(model(images, targets).values())
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
+PROJECT, PROJECT_FAST, TORCHVISION = 'project (mmdet)', 'project FastMaskRCNN', 'torchvision maskrcnn_r50_fpn'
+SHORT_NAMES = {PROJECT: 'project', PROJECT_FAST: 'fast', TORCHVISION: 'torchvision'}
 
 
-def torchvision_predict(model, batch: tuple[list[torch.Tensor], list[dict]]) -> int:
-    return sum(len(output['boxes']) for output in model(batch[0]))
+@dataclass
+class Detections:
+    """One image's predictions: boxes (N, 4) x1y1x2y2, scores (N,), masks (N, H, W) bool."""
+
+    boxes: torch.Tensor
+    scores: torch.Tensor
+    masks: torch.Tensor
+
+
+@dataclass
+class Side:
+    """One model of the comparison: how it trains one step and predicts one batch."""
+
+    name: str
+    model: torch.nn.Module
+    loss: Callable[[], torch.Tensor]
+    predict: Callable[[], list[Detections]]
+    instrument: Callable[[StageTimer, torch.nn.Module], None]
+
+
+def project_side(name: str, model, batch: list[Sample], device: str) -> Side:
+    data = project_batch(batch)
+
+    def loss():
+        inputs = model.data_preprocessor(copy.copy(data), training=True)
+        return model.parse_losses(model.loss(inputs['inputs'], inputs['data_samples']))[0]
+
+    def predict():
+        inputs = model.data_preprocessor(copy.copy(data), training=False)
+        results = model.predict(inputs['inputs'], inputs['data_samples'], rescale=True)
+        return [Detections(r.pred_instances.bboxes, r.pred_instances.scores, r.pred_instances.masks.bool())
+                for r in results]
+
+    return Side(name, model.to(device), loss, predict, instrument_project)
+
+
+def torchvision_side(model, batch: list[Sample], device: str) -> Side:
+    images, targets = torchvision_batch(batch, device)
+
+    def predict():
+        return [Detections(output['boxes'], output['scores'], output['masks'][:, 0] > 0.5)
+                for output in model(images)]
+
+    return Side(TORCHVISION, model.to(device),
+                lambda: sum(model(images, targets).values()), predict, instrument_torchvision)
+
+
+# ---------------------------------------------------------------- agreement of the predictions
+
+@dataclass
+class Agreement:
+    detections: tuple[int, int]  # (project, torchvision) over the batch
+    matched: int  # pairs with box IoU >= 0.9, greedily by torchvision's score order
+    max_score_difference: float
+    mean_mask_iou: float
+
+    @property
+    def ok(self) -> bool:
+        ours, theirs = self.detections
+        # Mask IoU 0.75: pasting differs by design (matched_models.py); boxes and scores must agree.
+        return (ours == theirs and self.matched >= 0.95 * theirs and self.max_score_difference < 1e-3
+                and self.mean_mask_iou >= 0.75)
+
+    def __str__(self) -> str:
+        return (f'{self.detections[0]} vs {self.detections[1]} detections, {self.matched} matched at box IoU '
+                f'>= 0.9, max score difference {self.max_score_difference:.2g}, mean mask IoU of matched '
+                f'{self.mean_mask_iou:.3f}')
+
+
+def compare_detections(ours: list[Detections], theirs: list[Detections]) -> Agreement:
+    """Matches each of torchvision's detections (highest score first) to the best unmatched of ours."""
+    from mmdet.structures.bbox import bbox_overlaps
+
+    matched, score_differences, mask_ious = 0, [0.0], []
+    for mine, other in zip(ours, theirs, strict=True):
+        overlaps = bbox_overlaps(other.boxes.float().cpu(), mine.boxes.float().cpu())
+        taken = torch.zeros(len(mine.boxes), dtype=torch.bool)
+        for index in other.scores.argsort(descending=True).tolist():
+            if not len(mine.boxes):
+                break
+            candidates = overlaps[index].masked_fill(taken, -1.0)
+            best = int(candidates.argmax())
+            if candidates[best] < 0.9:
+                continue
+            taken[best] = True
+            matched += 1
+            score_differences.append(abs(float(mine.scores[best]) - float(other.scores[index])))
+            a, b = mine.masks[best].cpu(), other.masks[index].cpu()
+            union = int((a | b).sum())
+            mask_ious.append(int((a & b).sum()) / union if union else 1.0)
+    return Agreement((sum(len(d.boxes) for d in ours), sum(len(d.boxes) for d in theirs)), matched,
+                     max(score_differences), statistics.mean(mask_ious) if mask_ious else 0.0)
 
 
 # ---------------------------------------------------------------- timing
@@ -203,45 +231,94 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_calls(call: Callable[[], object], warmup: int, iters: int, device: str) -> tuple[list[float], list]:
-    """Seconds of each of `iters` timed calls after `warmup` untimed ones, and what those calls returned."""
-    for _ in range(warmup):
-        call()
-    synchronize(device)
-    seconds, returned = [], []
-    for _ in range(iters):
-        start = time.perf_counter()
-        returned.append(call())
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
-    return seconds, returned
-
-
-@dataclass
-class ModelTiming:
-    name: str
-    train_images_per_s: float
-    train_step_ms: float
-    infer_ms_per_batch: float
-    detections_per_image: float
-
-
 def make_optimizer(model: torch.nn.Module) -> torch.optim.Optimizer:
-    # lr 0: the timed steps do all the work of an SGD step without drifting the random weights.
+    # lr 0: the timed steps do all the work of an SGD step without drifting the weights.
     return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0, momentum=0.9)
 
 
-def time_model(name: str, model, train_step, predict, batch, batch_size: int, warmup: int, iters: int,
-               device: str) -> ModelTiming:
-    model.train()
-    optimizer = make_optimizer(model)
-    train_seconds, _ = time_calls(lambda: train_step(model, optimizer, batch), warmup, iters, device)
-    model.eval()
-    with torch.no_grad():
-        infer_seconds, detections = time_calls(lambda: predict(model, batch), warmup, iters, device)
-    step = statistics.median(train_seconds)
-    return ModelTiming(name, batch_size / step, step * 1000, statistics.median(infer_seconds) * 1000,
-                       statistics.mean(detections) / batch_size)
+def step_calls(side: Side, timer: StageTimer, amp: bool, device: str) -> dict[str, Callable[[], object]]:
+    """The timed call of each mode: a training step (forward, backward, SGD step) and an inference."""
+    optimizer = make_optimizer(side.model)
+    autocast = (lambda: torch.autocast(device.split(':')[0])) if amp else contextlib.nullcontext
+
+    def train():
+        with autocast():
+            loss = side.loss()
+        optimizer.zero_grad()
+        timer.time_backward(loss)
+        timer.time_stage('optimizer step', optimizer.step)
+
+    def infer():
+        with torch.no_grad(), autocast():
+            return side.predict()
+
+    return {'train': train, 'infer': infer}
+
+
+@dataclass
+class ModeTiming:
+    """Seconds of one model in one mode: the median of each repeat, and the per-stage medians."""
+
+    repeat_medians: list[float] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)
+    gflops: float = 0.0
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.repeat_medians)
+
+
+def time_side_by_side(sides: list[Side], warmup: int, iters: int, repeats: int, amp: bool,
+                      device: str) -> dict[str, dict[str, ModeTiming]]:
+    """timings[mode][side name]. The models alternate call by call, so a load change on a shared machine hits
+    both alike; each repeat warms up again and gives one median of `iters` calls per model and mode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    timings: dict[str, dict[str, ModeTiming]] = {'train': {}, 'infer': {}}
+    timers, calls = {}, {}
+    for side in sides:
+        timers[side.name] = StageTimer(lambda: synchronize(device))
+        side.instrument(timers[side.name], side.model)
+        calls[side.name] = step_calls(side, timers[side.name], amp, device)
+    try:
+        for mode in ('train', 'infer'):
+            for side in sides:
+                side.model.train(mode == 'train')
+                timings[mode][side.name] = ModeTiming()
+                with FlopCounterMode(display=False) as counter:  # also the first warm-up call
+                    calls[side.name][mode]()
+                timings[mode][side.name].gflops = counter.get_total_flops() / 1e9
+            for _ in range(repeats):
+                for _ in range(warmup):
+                    for side in sides:
+                        calls[side.name][mode]()
+                seconds: dict[str, list[float]] = {side.name: [] for side in sides}
+                for _ in range(iters):
+                    for side in sides:
+                        side.model.train(mode == 'train')
+                        seconds[side.name].append(timers[side.name].measure(calls[side.name][mode])[0])
+                for side in sides:
+                    timings[mode][side.name].repeat_medians.append(statistics.median(seconds[side.name]))
+            for side in sides:
+                timings[mode][side.name].stages = timers[side.name].medians()
+                timers[side.name].reset()
+    finally:
+        for timer in timers.values():
+            timer.restore()
+    return timings
+
+
+def dense_gflops_per_second(device: str, size: int = 2048, seconds: float = 2.0) -> float:
+    """The machine's measured dense fp32 matrix-multiply rate: the ceiling the models' convolutions reach."""
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
+    torch.mm(a, b)
+    synchronize(device)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        torch.mm(a, b)
+        synchronize(device)
+        count += 1
+    return 2 * size ** 3 * count / (time.perf_counter() - start) / 1e9
 
 
 @dataclass
@@ -296,31 +373,55 @@ def time_data_loading(data_root: str | Path, size: tuple[int, int], batch_size: 
                         statistics.mean(step_times) * 1000)
 
 
-def format_report(timings: list[ModelTiming], loader: LoaderTiming | None, setup: str) -> str:
-    lines = [setup, '', f'{"model":<28}{"train img/s":>12}{"train step ms":>15}{"infer ms/batch":>16}'
-                        f'{"dets/img":>10}']
-    for timing in timings:
-        lines.append(f'{timing.name:<28}{timing.train_images_per_s:>12.2f}{timing.train_step_ms:>15.0f}'
-                     f'{timing.infer_ms_per_batch:>16.0f}{timing.detections_per_image:>10.1f}')
-    if len(timings) == 2:
-        ours, theirs = timings
-        lines += ['', f'ratios {ours.name} / {theirs.name}: training throughput '
-                      f'{ours.train_images_per_s / theirs.train_images_per_s:.2f}x, inference latency '
-                      f'{ours.infer_ms_per_batch / theirs.infer_ms_per_batch:.2f}x (below 1 = faster)']
-    if loader is not None:
-        share = loader.data_ms / loader.step_ms
-        lines += ['', f'data loading ({timings[0].name}, num_workers={loader.num_workers}, '
-                      f'persistent_workers={loader.persistent_workers}, pin_memory={loader.pin_memory}): '
-                      f'data time {loader.data_ms:.1f} ms of {loader.step_ms:.0f} ms per iteration '
-                      f'({share:.1%})'
-                      + (' -- the loader is starving the model' if share > 0.1 else '')]
+def format_report(sides: list[Side], timings: dict[str, dict[str, ModeTiming]], batch_size: int,
+                  peak_gflops: float) -> str:
+    names = [side.name for side in sides]
+    lines = [f'{"model":<30}{"train step ms":>16}{"[min - max]":>17}{"img/s":>7}'
+             f'{"infer ms/batch":>17}{"[min - max]":>17}']
+    for name in names:
+        train, infer = timings['train'][name], timings['infer'][name]
+        lines.append(f'{name:<30}{train.median * 1000:>16.0f}{spread(train.repeat_medians, 1000):>17}'
+                     f'{batch_size / train.median:>7.2f}{infer.median * 1000:>17.0f}'
+                     f'{spread(infer.repeat_medians, 1000):>17}')
+    reference = names[-1]  # torchvision's
+    for name in names[:-1]:
+        ours, theirs = timings['train'][name].repeat_medians, timings['train'][reference].repeat_medians
+        train_ratios = [b / a for a, b in zip(ours, theirs, strict=True)]  # throughput: theirs/ours time
+        ours, theirs = timings['infer'][name].repeat_medians, timings['infer'][reference].repeat_medians
+        infer_ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+        lines += ['', f'ratios {name} / {reference} (median of the repeats [min - max]):',
+                  f'  training throughput {statistics.median(train_ratios):.2f}x {spread(train_ratios)} '
+                  f'(target >= 1.1x: {"met" if statistics.median(train_ratios) >= 1.1 else "missed"})',
+                  f'  inference latency   {statistics.median(infer_ratios):.2f}x {spread(infer_ratios)} '
+                  f'(target <= 0.8x: {"met" if statistics.median(infer_ratios) <= 0.8 else "missed"})']
+    lines += ['', 'per-stage breakdown, median ms per step (training: forward + backward + SGD step):',
+              f'{"stage":<30}' + ''.join(f'{mode + " " + SHORT_NAMES[name]:>19}'
+                                         for mode in ('train', 'infer') for name in names)]
+    for stage in STAGES:
+        values = [timings[mode][name].stages.get(stage) for mode in ('train', 'infer') for name in names]
+        if any(value is not None for value in values):
+            lines.append(f'{stage:<30}' + ''.join(f'{"" if v is None else f"{v * 1000:.0f}":>19}'
+                                                   for v in values))
+    lines += ['', f'physical limit: dense fp32 matmul measured at {peak_gflops:.1f} GFLOP/s on this device',
+              f'{"model":<30}{"train GFLOP":>13}{"% of limit":>12}{"infer GFLOP":>13}{"% of limit":>12}']
+    for name in names:
+        train, infer = timings['train'][name], timings['infer'][name]
+        lines.append(f'{name:<30}{train.gflops:>13.1f}{train.gflops / train.median / peak_gflops:>12.1%}'
+                     f'{infer.gflops:>13.1f}{infer.gflops / infer.median / peak_gflops:>12.1%}')
     return '\n'.join(lines)
+
+
+def spread(values: list[float], scale: float = 1.0) -> str:
+    digits = 0 if scale > 1 else 2
+    return f'[{min(values) * scale:.{digits}f} - {max(values) * scale:.{digits}f}]'
 
 
 # ---------------------------------------------------------------- command line
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'512x384' -> (512, 384): width x height in pixels."""
+def parse_size(text: str) -> tuple[int, int] | None:
+    """'512x384' -> (512, 384): width x height in pixels; 'native' -> None (each image at its own size)."""
+    if text == 'native':
+        return None
     try:
         width, height = (int(part) for part in text.lower().split('x'))
     except ValueError:
@@ -333,30 +434,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/PennFudanPed',
                         help='a Penn-Fudan-layout folder (PNGImages/, PedMasks/) to read the images from')
     parser.add_argument('--images', type=int, default=2, help='images used for the model timings')
-    parser.add_argument('--size', type=parse_size, default=(512, 384), help='input size WIDTHxHEIGHT')
+    parser.add_argument('--size', type=parse_size, default=(512, 384),
+                        help='input size WIDTHxHEIGHT, or "native" for the images\' own sizes')
     parser.add_argument('--batch', type=int, default=2, help='images per step')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
-    parser.add_argument('--iters', type=int, default=5, help='timed iterations (medians are reported)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed calls at the start of each repeat')
+    parser.add_argument('--iters', type=int, default=5, help='timed calls per repeat (their median counts)')
+    parser.add_argument('--repeats', type=int, default=3, help='repeats: medians and spread over them')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--amp', action='store_true', help='both models under torch.autocast (CUDA: fp16)')
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--optimised', action='store_true',
+                        help='also time the project model with configs/_base_/models/fast_mask_rcnn.py')
     parser.add_argument('--workers', type=int, default=None,
                         help='DataLoader workers for the data-time measurement (default: the config\'s)')
-    parser.add_argument('--loader-iters', type=int, default=5,
-                        help='iterations of the data-time measurement; 0 skips it')
-    parser.add_argument('--skip-torchvision', action='store_true',
-                        help='time only this project\'s model when torchvision cannot be imported')
+    parser.add_argument('--loader-iters', type=int, default=0,
+                        help='iterations of the data-time measurement of the project model; 0 skips it')
     return parser.parse_args(argv)
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
-        torchvision_version = require_torchvision().__version__  # fail before anything slow
-    except BenchmarkError as error:
-        if not args.skip_torchvision:
-            raise
-        torchvision_version, missing = 'unavailable', str(error).split('. ')[0]
+    require_torchvision()  # fail before anything slow
     if args.device.startswith('cuda') and not torch.cuda.is_available():
         raise BenchmarkError('--device cuda: no CUDA GPU is visible here; use --device cpu')
     if args.threads:
@@ -364,31 +463,44 @@ def main(argv: list[str] | None = None) -> None:
     warnings.filterwarnings('ignore')
     samples = load_samples(args.data_root, args.images, args.size)
     batch = batches(samples, args.batch)[0]
+    sizes = sorted({f'{s.image.shape[1]}x{s.image.shape[0]}' for s in batch})
     device_name = torch.cuda.get_device_name() if args.device.startswith('cuda') else platform.processor()
-    setup = (f'device {args.device} ({device_name or platform.machine()}), torch {torch.__version__}, '
-             f'torchvision {torchvision_version}, {torch.get_num_threads()} threads | '
-             f'{len(batch)} images of {args.size[0]}x{args.size[1]} from {args.data_root}, '
-             f'batch {len(batch)}, '
-             f'{args.warmup} warm-up + {args.iters} timed iterations (medians)')
+    import torchvision
 
-    project = build_project_model(args.device)
-    timings = [time_model('project (mmdet Mask R-CNN)', project, project_train_step, project_predict,
-                          project_batch(batch), len(batch), args.warmup, args.iters, args.device)]
-    del project
-    if torchvision_version != 'unavailable':
-        reference = build_torchvision_model(args.device)
-        torchvision_model_input_size(reference, args.size)
-        timings.append(time_model('torchvision maskrcnn_r50_fpn', reference, torchvision_train_step,
-                                  torchvision_predict, torchvision_batch(batch, args.device), len(batch),
-                                  args.warmup, args.iters, args.device))
-        del reference
-    else:
-        setup += f'\ntorchvision not measured (--skip-torchvision): {missing}'
-    loader = None
+    print(f'device {args.device} ({device_name or platform.machine()}), torch {torch.__version__}, '
+          f'torchvision {torchvision.__version__}, {torch.get_num_threads()} threads'
+          f'{", amp" if args.amp else ""}'
+          f' | {len(batch)} images ({", ".join(sizes)}) from {args.data_root}, batch {len(batch)}, '
+          f'{args.repeats} repeats of {args.warmup} warm-up + {args.iters} timed iterations', flush=True)
+
+    images = torchvision_batch(batch, args.device)[0]
+    project, reference = matched_models(images, args.device)
+    sides = [project_side(PROJECT, project, batch, args.device)]
+    if args.optimised:
+        fast = build_project_model(args.device, overrides=FAST_MODEL)
+        fast.load_state_dict(project.state_dict())
+        sides.append(project_side(PROJECT_FAST, fast, batch, args.device))
+    sides.append(torchvision_side(reference, batch, args.device))
+    for side in sides:
+        side.model.eval()
+    with torch.no_grad():
+        predictions = [side.predict() for side in sides]
+    for side, prediction in zip(sides[:-1], predictions, strict=False):
+        agreement = compare_detections(prediction, predictions[-1])
+        print(f'agreement of {side.name} with torchvision before timing: {agreement}', flush=True)
+        if not agreement.ok:
+            raise BenchmarkError(f'{side.name} and torchvision do not predict the same: {agreement}; '
+                                 'no timing reported')
+    timings = time_side_by_side(sides, args.warmup, args.iters, args.repeats, args.amp, args.device)
+    print('\n' + format_report(sides, timings, len(batch), dense_gflops_per_second(args.device)))
     if args.loader_iters > 0:
-        loader = time_data_loading(args.data_root, args.size, args.batch, args.loader_iters, args.workers,
-                                   args.device)
-    print(format_report(timings, loader, setup))
+        loader = time_data_loading(args.data_root, args.size or (512, 384), args.batch, args.loader_iters,
+                                   args.workers, args.device)
+        share = loader.data_ms / loader.step_ms
+        print(f'\ndata loading (project, num_workers={loader.num_workers}, persistent_workers='
+              f'{loader.persistent_workers}, pin_memory={loader.pin_memory}): data time '
+              f'{loader.data_ms:.1f} ms of {loader.step_ms:.0f} ms per iteration ({share:.1%})'
+              + (' -- the loader is starving the model' if share > 0.1 else ''))
 
 
 if __name__ == '__main__':

@@ -6,5 +6,5 @@ backend for the whole process: checkpoints load with ``weights_only=True`` and a
 written atomically (custom/engine/checkpoints.py). docs/architecture.md maps the subpackages.
 """
 
-from custom import datasets, evaluation, hooks  # noqa: F401
+from custom import datasets, evaluation, hooks, models  # noqa: F401
 from custom.engine import checkpoints  # noqa: F401

@@ -1,4 +1,5 @@
-"""The torchvision benchmark's parts that run without torchvision: the clear failure and the inputs."""
+"""The torchvision benchmark's parts that run without torchvision: the clear failure, the inputs, the stage
+timer and the agreement check."""
 
 import sys
 
@@ -30,3 +31,46 @@ def test_both_models_get_images_resized_to_the_benchmark_size_with_boxes_fitting
 def test_benchmark_asking_for_more_images_than_the_folder_has_names_the_folder(pennfudan_root):
     with pytest.raises(BenchmarkError, match=str(pennfudan_root)):
         load_samples(pennfudan_root, count=50, size=(128, 96))
+
+
+def test_stage_timer_books_nested_calls_to_their_own_stage_and_the_rest_to_other():
+    import time
+
+    from benchmarks.stages import OTHER, StageTimer
+
+    class Part:
+        def outer(self):
+            time.sleep(0.01)
+            return self.inner()
+
+        def inner(self):
+            time.sleep(0.1)
+            return 'done'
+
+    part, timer = Part(), StageTimer()
+    timer.wrap(part, 'outer', 'backbone + FPN')
+    timer.wrap(part, 'inner', 'RPN + proposal NMS')
+    total, output = timer.measure(lambda: (time.sleep(0.01), part.outer())[1])
+    stages = timer.calls[0]
+    assert output == 'done'
+    # Without subtracting the nested call, the outer stage would hold both sleeps (>= 0.11 s).
+    assert 0.01 <= stages['backbone + FPN'] < 0.1 <= stages['RPN + proposal NMS']
+    assert stages[OTHER] >= 0.01 and sum(stages.values()) == pytest.approx(total)
+    timer.restore()
+    assert 'outer' not in vars(part) and 'inner' not in vars(part)  # the class's methods again
+
+
+def test_agreement_check_matches_equal_detections_and_rejects_moved_boxes():
+    import torch
+
+    from benchmarks.torchvision_speed import Detections, compare_detections
+
+    masks = torch.zeros(2, 40, 40, dtype=torch.bool)
+    masks[0, 5:20, 5:15] = masks[1, 20:35, 22:30] = True
+    boxes = torch.tensor([[5.0, 5.0, 15.0, 20.0], [22.0, 20.0, 30.0, 35.0]])
+    ours = Detections(boxes, torch.tensor([0.9, 0.6]), masks)
+    same = compare_detections([ours], [Detections(boxes + 0.1, torch.tensor([0.9, 0.6]), masks)])
+    assert same.ok and same.matched == 2 and same.mean_mask_iou == 1.0
+    shift = torch.tensor([[0.0, 0.0, 0.0, 0.0], [6.0, 0.0, 6.0, 0.0]])  # the second box moves 6 px right
+    moved = compare_detections([ours], [Detections(boxes + shift, torch.tensor([0.9, 0.6]), masks)])
+    assert moved.matched == 1 and not moved.ok
