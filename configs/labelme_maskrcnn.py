@@ -9,4 +9,5 @@ _base_ = [
 load_from = ('https://download.openmmlab.com/mmdetection/v2.0/mask_rcnn/mask_rcnn_r50_fpn_1x_coco/'
              'mask_rcnn_r50_fpn_1x_coco_20200205-d4b0c5d6.pth')
 num_classes = len(_base_.classes)
-model = dict(roi_head=dict(bbox_head=dict(num_classes=num_classes), mask_head=dict(num_classes=num_classes)))
+model = dict(backbone=dict(init_cfg=None),  # load_from holds the whole model: no ImageNet backbone to fetch
+             roi_head=dict(bbox_head=dict(num_classes=num_classes), mask_head=dict(num_classes=num_classes)))

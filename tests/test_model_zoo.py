@@ -16,8 +16,10 @@ from custom.engine.runtime import TRAIN_LOADERS, adapt_to_device, build_runner
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(path.name for path in (REPO / 'configs').glob('*.py'))
 # Configs whose training on tiny data another test already runs (so this file does not repeat it): the mixed
-# sources in tests/test_mixed_sources.py, the CPU demo in the tool tests (tests/test_tools.py and others).
-TRAINED_ELSEWHERE = {'mixed_pedestrian_maskrcnn.py', 'pennfudan_demo_cpu.py'}
+# sources in tests/test_mixed_sources.py, the json sources in tests/test_json_sources.py, the CPU demo in the
+# tool tests (tests/test_tools.py and others).
+TRAINED_ELSEWHERE = {'mixed_pedestrian_maskrcnn.py', 'pennfudan_demo_cpu.py', 'coco_json_maskrcnn.py',
+                     'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py'}
 
 # The MMDetection config whose model and COCO checkpoint each fine-tuning config takes.
 MMDET_CONFIG = {
@@ -32,6 +34,9 @@ MMDET_CONFIG = {
     'pennfudan_solov2.py': 'solov2/solov2_r50_fpn_1x_coco.py',
     'pennfudan_mask2former.py': 'mask2former/mask2former_r50_8xb2-lsj-50e_coco.py',
     'mixed_pedestrian_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'coco_json_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'labelme_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'via_balloon_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'voc_mask_rcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'kitti_faster_rcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'kitti_retinanet.py': 'retinanet/retinanet_r50_fpn_1x_coco.py',

@@ -49,6 +49,7 @@ from custom.deploy.onnx_runtime import METADATA_FORMAT
 from custom.engine.checkpoints import load_checkpoint_file
 from custom.engine.runtime import load_config
 from custom.errors import CheckpointMismatchError, ExportError
+from custom.models.fast_mask_rcnn import SeparablePasteMaskHead
 
 INPUT = 'image'
 OUTPUTS = ('boxes', 'scores', 'labels', 'mask_probs')
@@ -102,7 +103,8 @@ def unsupported_parts(model: nn.Module, cfg: Config) -> list[str]:
                 problems.append('model.roi_head.bbox_head.bbox_coder: add_ctr_clamp=True is not exported')
         extractors = {'bbox_roi_extractor': roi_head.bbox_roi_extractor}
         if roi_head.with_mask:
-            require('model.roi_head.mask_head', roi_head.mask_head, (FCNMaskHead,))
+            # SeparablePasteMaskHead differs only in its eager pasting, which the export replaces.
+            require('model.roi_head.mask_head', roi_head.mask_head, (FCNMaskHead, SeparablePasteMaskHead))
             if not roi_head.share_roi_extractor:
                 extractors['mask_roi_extractor'] = roi_head.mask_roi_extractor
         for name, extractor in extractors.items():
