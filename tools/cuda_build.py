@@ -63,8 +63,9 @@ def arch_list(capabilities: tuple[tuple[int, int], ...]) -> str:
     return ';'.join(f'{major}.{minor}' for major, minor in sorted(set(capabilities)))
 
 
-def find_nvcc(environ: Mapping[str, str], which: Callable[[str], str | None] = shutil.which) -> Path:
-    """nvcc of $CUDA_HOME (torch's extension builder uses that one first), else the first on PATH."""
+def find_nvcc(environ: Mapping[str, str], which: Callable[[str], str | None] = shutil.which) -> Path | None:
+    """nvcc of $CUDA_HOME (torch's extension builder uses that one first), else the first on PATH, else the
+    default install folder; None when there is none."""
     cuda_home = environ.get('CUDA_HOME')
     if cuda_home:
         nvcc = Path(cuda_home) / 'bin' / 'nvcc'
@@ -77,7 +78,7 @@ def find_nvcc(environ: Mapping[str, str], which: Callable[[str], str | None] = s
         for default in DEFAULT_NVCC:
             if os.access(default, os.X_OK):
                 return Path(default)
-        raise CudaBuildError('no nvcc')
+        return None
     return Path(found)
 
 
@@ -98,17 +99,14 @@ def plan_build(torch_cuda: TorchCuda, environ: Mapping[str, str],
     if not torch_cuda.capabilities:
         return BuildPlan('cpu', cpu_dir, {}, f'torch {torch_cuda.version} (CUDA {torch_cuda.cuda}) sees no '
                                              'GPU: CPU ops only; run the set-up again on the GPU machine')
-    try:
-        nvcc = find_nvcc(environ, which)
-    except CudaBuildError as error:
-        if str(error) != 'no nvcc':
-            raise
+    nvcc = find_nvcc(environ, which)
+    if nvcc is None:
         raise CudaBuildError(
             f'torch {torch_cuda.version} sees {len(torch_cuda.capabilities)} GPU(s), but no nvcc was found '
             '(not in $CUDA_HOME/bin, not on PATH, not in /usr/local/cuda/bin), so mmcv\'s CUDA ops cannot be '
             f'built. Install the CUDA toolkit {torch_cuda.cuda} (the compiler, nvcc; e.g. the NVIDIA '
             f'installer or `conda install -c nvidia cuda-toolkit={torch_cuda.cuda}`), then set '
-            'CUDA_HOME to its folder and run the set-up again') from None
+            'CUDA_HOME to its folder and run the set-up again')
     release = nvcc_release(nvcc)
     if release.split('.')[0] != torch_cuda.cuda.split('.')[0]:
         raise CudaBuildError(f'{nvcc} is CUDA {release} but torch {torch_cuda.version} was built with CUDA '

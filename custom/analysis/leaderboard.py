@@ -52,7 +52,9 @@ def run_results(work_dir: Path) -> dict:
     cfg = Config.fromfile(str(config_file))
     log = load_resumed_run_log(work_dir)
     row: dict = {}
-    for kind, best in ((kind, metric_table(log).get(f'coco/{kind}_mAP')) for kind in ('segm', 'bbox')):
+    table = metric_table(log)
+    for kind in ('segm', 'bbox'):
+        best = table.get(f'coco/{kind}_mAP')
         if best:
             row.update({f'{kind}_mAP': best['best'], f'{kind}_epoch': best['best_step']})
     train_times = [record['time'] for record in log.train if 'time' in record]

@@ -41,9 +41,17 @@ def build_dataset(dataset_cfg: dict, lazy: bool = False, **overrides):
         return DATASETS.build(dataset_cfg)
 
 
+def step_type(step: dict) -> str:
+    """The transform's type name (a string in classic configs, a class in pure-Python ones)."""
+    kind = step.get('type', '')
+    return kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
+
+
+def is_load_annotations(step: object) -> bool:
+    """Whether a pipeline step is mmdet's ``LoadAnnotations`` (plain or ``mmdet.``-scoped name, or class)."""
+    return isinstance(step, dict) and step_type(step).split('.')[-1] == 'LoadAnnotations'
+
+
 def load_annotations_step(dataset_cfg: dict) -> dict | None:
     """The ``LoadAnnotations`` step of a dataset config's pipeline (None when it has none)."""
-    for step in dataset_cfg.get('pipeline') or []:
-        if isinstance(step, dict) and str(step.get('type', '')).split('.')[-1] == 'LoadAnnotations':
-            return step
-    return None
+    return next((step for step in dataset_cfg.get('pipeline') or [] if is_load_annotations(step)), None)

@@ -9,22 +9,16 @@ inserted right after the image is read; PackDetInputs then packs the ground trut
 
 import copy
 
-from custom.datasets.builder import configured_datasets
+from custom.datasets.builder import configured_datasets, is_load_annotations, load_annotations_step, step_type
 from custom.errors import ConfigError
-
-
-def step_type(step: dict) -> str:
-    """The transform's type name (a string in classic configs, a class in pure-Python ones)."""
-    kind = step.get('type', '')
-    return kind if isinstance(kind, str) else getattr(kind, '__name__', str(kind))
 
 
 def annotation_step(cfg) -> dict:
     """The ``LoadAnnotations`` step of the config's training pipeline (the first, through wrappers)."""
     for _, dataset in configured_datasets(cfg, ('train_dataloader',)):
-        for step in dataset.get('pipeline') or []:
-            if step_type(step).endswith('LoadAnnotations'):
-                return copy.deepcopy(dict(step))
+        step = load_annotations_step(dataset)
+        if step is not None:
+            return copy.deepcopy(dict(step))
     raise ConfigError('train_dataloader.dataset.pipeline has no LoadAnnotations step, so it is not known '
                       'which annotations (boxes, masks) the model trains on')
 
@@ -36,9 +30,9 @@ def annotated_eval_pipeline(cfg, split: str = 'val') -> list[dict]:
     pipeline = [copy.deepcopy(dict(step)) for step in dataset.get('pipeline') or []]
     if not pipeline:
         raise ConfigError(f'{split}_dataloader.dataset has no pipeline')
-    names = [step_type(step) for step in pipeline]
-    if any(name.endswith('LoadAnnotations') for name in names):
+    if any(is_load_annotations(step) for step in pipeline):
         return pipeline
+    names = [step_type(step) for step in pipeline]
     loads_image = [i for i, name in enumerate(names) if name.startswith('LoadImage')]
     if not loads_image:
         raise ConfigError(f'{split}_dataloader.dataset.pipeline: no LoadImage* step to load annotations '
