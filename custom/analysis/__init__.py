@@ -1,1 +1,1 @@
-"""Run analysis: log curves, PR curves, per-image error reports and a Markdown run report."""
+"""Run analysis: log and PR curves, error reports, confusion matrices, run reports, leaderboards, FLOPs."""

@@ -8,6 +8,7 @@ Each pickled entry is a dict like ``{'img_id': 'FudanPed00001', 'img_path': ...,
 import pickle
 from pathlib import Path
 
+from custom.datasets.builder import build_dataset
 from custom.errors import DataError
 from custom.evaluation.matching import ImageRecord
 from custom.evaluation.records import record_from_sample
@@ -29,16 +30,13 @@ def load_predictions(pred_file: str | Path) -> list[dict]:
 
 def dataset_ground_truth(config_file: str | Path, split: str = 'test') -> tuple[dict[str, dict], list[str]]:
     """Middle-format data infos of a config's ``<split>_dataloader`` dataset keyed by img_path and img_id."""
-    from mmdet.registry import DATASETS
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
 
     cfg = Config.fromfile(str(config_file))
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
     dataset_cfg = cfg.get(f'{split}_dataloader', {}).get('dataset')
     if dataset_cfg is None:
         raise DataError(config_file, f'config has no {split}_dataloader.dataset')
-    dataset = DATASETS.build(dataset_cfg)
+    dataset = build_dataset(dataset_cfg)
     infos: dict[str, dict] = {}
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)

@@ -15,6 +15,7 @@ from custom.analysis.confusion_report import write_confusion_matrices
 from custom.analysis.error_report import OVERLAY_LEGEND, ImageErrors, build_error_report, draw_overlay
 from custom.analysis.log_curves import RunLog, is_val_loss, load_run_log, plot_run_curves, series
 from custom.analysis.predictions import load_records
+from custom.datasets.builder import configured_datasets
 from custom.errors import DataError
 from custom.evaluation.records import class_names
 
@@ -44,9 +45,9 @@ def config_summary(config_file: str | Path) -> dict[str, Any]:
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(config_file))
-    train_dataset = _get(cfg, 'train_dataloader.dataset', {})
-    while _get(train_dataset, 'dataset') is not None:  # unwrap RepeatDataset / ClassBalancedDataset
-        train_dataset = train_dataset['dataset']
+    # The datasets inside Concat/Repeat/ClassBalanced wrappers; the first gives data_root and ann_file.
+    train_datasets = [dataset for _, dataset in configured_datasets(cfg, ('train_dataloader',))] or [{}]
+    train_dataset = train_datasets[0]
     classes = _get(cfg, 'metainfo.classes') or _get(train_dataset, 'metainfo.classes')
     schedulers = _get(cfg, 'param_scheduler', [])
     schedulers = schedulers if isinstance(schedulers, (list, tuple)) else [schedulers]
@@ -56,7 +57,7 @@ def config_summary(config_file: str | Path) -> dict[str, Any]:
         'depth': _get(cfg, 'model.backbone.depth'),
         'num_classes (bbox head)': _get(cfg, 'model.roi_head.bbox_head.num_classes'),
         'classes': ', '.join(classes) if classes else None,
-        'train dataset': _get(train_dataset, 'type'),
+        'train dataset': ', '.join(str(d['type']) for d in train_datasets if d.get('type')) or None,
         'data_root': _get(train_dataset, 'data_root'),
         'train ann_file': _get(train_dataset, 'ann_file'),
         'train loop': _get(cfg, 'train_cfg.type'),

@@ -1,2 +1,1 @@
-"""Command-line front ends: the argument parsing and main() of every tool in tools/ (run as
-``python tools/<name>.py`` or ``python -m custom.cli.<name>``)."""
+"""Command-line front ends: argument parsing and main() of every tool (``python tools/<name>.py``)."""

@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from custom.data_tools.splitting import write_splits
-from custom.datasets.pennfudan import DEFAULT_SPLIT, LAYOUT, MASK_SUFFIX
+from custom.datasets.pennfudan import DEFAULT_SPLIT, LAYOUT, MASK_SUFFIX, SPLIT_DIR
 from custom.datasets.sources import source_config
 from custom.download import download_file
 from custom.errors import ChecksumError, DataError, DownloadError
@@ -123,7 +123,7 @@ def prepare_pennfudan(root: Path = DEFAULT_ROOT, zip_path: Path | None = None, u
             root.rmdir()  # empty, checked above
         _unpack(zip_path, root, expected_images)
 
-    splits = root / 'splits'
+    splits = root / SPLIT_DIR
     if not rewrite_splits and (splits / 'train.txt').is_file() and (splits / 'val.txt').is_file():
         print(f'keeping the existing splits in {splits} (ask for --train/--val/--seed to rewrite them)')
         return root

@@ -31,7 +31,8 @@ from custom.structures.masks import mask_extent_box, mask_to_rle, read_index_png
 # The layout of the official archive (data_prefix keys img/mask/ann) and the project's default split.
 LAYOUT = {'img': 'PNGImages/', 'mask': 'PedMasks/', 'ann': 'Annotation/'}
 MASK_SUFFIX = '_mask.png'
-DEFAULT_SPLIT = {'n_train': 120, 'n_val': 50, 'seed': 0}  # of the 170 images; written to splits/
+DEFAULT_SPLIT = {'n_train': 120, 'n_val': 50, 'seed': 0}  # of the 170 images; written to SPLIT_DIR
+SPLIT_DIR = 'splits'  # train.txt and val.txt under data_root (the configs' ann_file)
 
 Box = tuple[int, int, int, int]
 ID_MASK_MODES = ('L', 'P', 'I', 'I;16')

@@ -1,2 +1,1 @@
-"""Runner glue: command-line flags to config edits, config checks, checkpoint loading and saving, CPU-only
-distributed runs."""
+"""Runner glue: flags to config edits, config checks, checkpoints, model zoo, CPU-only distributed runs."""

@@ -1,5 +1,4 @@
-"""Evaluation: COCO AP per class, precision/recall/F1 metric and the matching core it shares with the analysis
-tools."""
+"""Evaluation plugins: per-class COCO AP, precision/recall/F1, confusion counts and their shared matcher."""
 
 from custom.evaluation.coco_metric import PerClassCocoMetric
 from custom.evaluation.prf_metric import PrecisionRecallMetric

@@ -1,1 +1,1 @@
-"""Jobs made of several runs, each in its own process: the main job, k-fold cross-validation."""
+"""Jobs made of several runs, each in its own process: the main job, k-fold cross-validation, sweeps."""

@@ -13,7 +13,8 @@ import torch
 from mmengine.config import Config
 
 from custom.data_tools.pennfudan_download import DEFAULT_ROOT, prepare_pennfudan
-from custom.datasets.pennfudan import pennfudan_files
+from custom.datasets.pennfudan import SPLIT_DIR, pennfudan_files
+from custom.datasets.splits import read_split
 from custom.engine.checkpoint_download import fetch_checkpoint
 from custom.errors import DownloadError
 from custom.jobs.steps import find_checkpoint, read_test_metrics, run_step
@@ -69,8 +70,8 @@ def train_test_overlays(config: str, work_dir: Path, val_images: list[Path]) -> 
 
 
 def val_images(data_root: Path) -> list[Path]:
-    stems = (data_root / 'splits' / 'val.txt').read_text().split()[:OVERLAY_IMAGES]
-    return [pennfudan_files(data_root, stem).image for stem in stems]
+    entries = read_split(data_root / SPLIT_DIR / 'val.txt')[:OVERLAY_IMAGES]
+    return [pennfudan_files(data_root, stem).image for _, stem in entries]
 
 
 def run_pennfudan(data_root: Path) -> None:
@@ -82,7 +83,7 @@ def run_pennfudan(data_root: Path) -> None:
 
 
 def run_demo() -> None:
-    if not (DEMO_DATA / 'splits' / 'val.txt').is_file():
+    if not (DEMO_DATA / SPLIT_DIR / 'val.txt').is_file():
         run_step('make_demo_data', str(DEMO_DATA), *DEMO_DATA_ARGS)
     work_dir = Path('work_dirs/pennfudan_demo_cpu')
     untrained = save_untrained_checkpoint(DEMO_CONFIG, work_dir / 'untrained' / 'untrained.pth')
