@@ -37,7 +37,9 @@ from custom.errors import UserError
 PROJECT_CONFIG = 'configs/pennfudan_maskrcnn.py'
 NUM_CLASSES = 1  # pedestrian
 # The project's faster model (configs/_base_/models/fast_mask_rcnn.py) as overrides of the project config.
-FAST_MODEL = {'model.type': 'FastMaskRCNN', 'model.roi_head.mask_head.type': 'SeparablePasteMaskHead'}
+FAST_MODEL = {'model.type': 'FastMaskRCNN', 'model.roi_head.mask_head.type': 'SeparablePasteMaskHead',
+              'model.roi_head.bbox_roi_extractor.type': 'SparseRoIExtractor',
+              'model.roi_head.mask_roi_extractor.type': 'SparseRoIExtractor'}
 
 # torchvision key prefix -> MMDetection key prefix (after the ResNet body, whose names are the same).
 KEY_RULES = [

@@ -50,6 +50,7 @@ from custom.engine.checkpoints import load_checkpoint_file
 from custom.engine.runtime import load_config
 from custom.errors import CheckpointMismatchError, ExportError
 from custom.models.fast_mask_rcnn import SeparablePasteMaskHead
+from custom.models.roi_align import SparseRoIAlign, SparseRoIExtractor
 
 INPUT = 'image'
 OUTPUTS = ('boxes', 'scores', 'labels', 'mask_probs')
@@ -108,8 +109,10 @@ def unsupported_parts(model: nn.Module, cfg: Config) -> list[str]:
             if not roi_head.share_roi_extractor:
                 extractors['mask_roi_extractor'] = roi_head.mask_roi_extractor
         for name, extractor in extractors.items():
-            if require(f'model.roi_head.{name}', extractor, (SingleRoIExtractor,)):
+            if require(f'model.roi_head.{name}', extractor, (SingleRoIExtractor, SparseRoIExtractor)):
                 layer = extractor.roi_layers[0]
+                if isinstance(layer, SparseRoIAlign):  # mmcv's avg RoIAlign, computed another way
+                    continue
                 if type(layer) is not RoIAlign or layer.pool_mode != 'avg' or layer.use_torchvision:
                     problems.append(f'model.roi_head.{name}.roi_layer ({type(layer).__name__}): the export '
                                     "supports mmcv's RoIAlign with pool_mode='avg'")
