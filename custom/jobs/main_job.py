@@ -109,5 +109,5 @@ def run_main_job(force_demo: bool = False, data_root: Path = DEFAULT_ROOT) -> No
         run_pennfudan(data_root)
         return
     print(f'\nPenn-Fudan training is not possible right now:\n  {reason}\n'
-          'Running the offline demo instead (synthetic pedestrians, CPU, about 10 minutes).')
+          'Running the offline demo instead (synthetic pedestrians, CPU, about 5 minutes).')
     run_demo()

@@ -14,6 +14,7 @@
 - mask pasting as two small matrix products per mask over its box region (``paste_masks_separable``), the
   same bilinear values as MMDetection's grid_sample pasting, which on the CPU took longer than the mask
   head's convolutions.
+- (in the config, not this class) RoIAlign as a sparse matrix product: ``custom/models/roi_align.py``.
 """
 
 import copy
