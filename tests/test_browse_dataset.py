@@ -1,5 +1,8 @@
 """tools/browse_dataset.py: ground truth drawn after the pipeline, ignore regions hatched (no training)."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -61,3 +64,21 @@ def test_train_masks_are_tinted_after_the_pipeline_and_val_fills_a_contact_sheet
                  *(f'{key}={value}' for key, value in tiny_overrides(pennfudan_root).items())]) == 0
     sheet = cv2.imread(str(out_dir / 'contact_sheet.png'))
     assert sheet.shape == (128 + 16, 2 * 154, 3)  # two val images side by side, captioned
+
+
+def test_mmdetections_stock_browse_dataset_runs_on_the_project_config_without_pythonpath(pennfudan_root,
+                                                                                          tmp_path):
+    """The editable install alone makes ``custom`` importable: mmdet's own tool, run from another folder."""
+    import mmdet
+
+    stock_tool = Path(mmdet.__file__).parent / '.mim' / 'tools' / 'analysis_tools' / 'browse_dataset.py'
+    out_dir = tmp_path / 'browsed'
+    env = {key: value for key, value in os.environ.items() if key != 'PYTHONPATH'}
+    data_root = f'train_dataloader.dataset.data_root={pennfudan_root}/'
+    process = subprocess.run(
+        [sys.executable, str(stock_tool), str(REPO / 'configs/pennfudan_maskrcnn.py'), '--output-dir',
+         str(out_dir), '--not-show', '--cfg-options', data_root],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr[-3000:]
+    drawn = sorted(path.name for path in out_dir.iterdir())
+    assert drawn == [f'FudanPed0000{i}.png' for i in range(1, 5)]  # the 4 train images of the fixture

@@ -83,7 +83,7 @@ def test_the_wait_survives_resume(tmp_path):
                   checkpoint=dict(interval=1))
     assert first.epoch == 4 and (tmp_path / 'epoch_4.pth').is_file()
     resumed = train(tmp_path, {'toy/segm_mAP': [0.3]}, resume=True, patience=2, checkpoint=dict(interval=1))
-    assert resumed.epoch == 5  # a fresh wait: the first resumed round is best, stop after epoch 7
+    assert resumed.epoch == 5  # the kept wait stops here; a fresh one would have run to epoch 7
 
 
 def test_a_test_only_run_does_not_build_the_training_loop(tmp_path):

@@ -40,10 +40,12 @@ def test_train_tool_writes_epoch_best_and_last_checkpoints_and_logs_coco_metrics
 
 @pytest.mark.slow
 def test_test_tool_reports_coco_metrics_and_dumps_predictions(trained, tmp_path):
+    """Only the test data need be there: the train loader's data_root points nowhere."""
     root, work_dir = trained
     out = tmp_path / 'preds.pkl'
     process = run_tool('test.py', DEMO_CONFIG, str(work_dir / 'epoch_1.pth'), '--work-dir', str(tmp_path),
-                       '--out', str(out), '--show-dir', 'painted', '--cfg-options', *tiny_options(root))
+                       '--out', str(out), '--show-dir', 'painted', '--cfg-options', *tiny_options(root),
+                       f'train_dataloader.dataset.data_root={tmp_path}/no_train_data/')
     assert 'coco/bbox_mAP' in process.stdout + process.stderr
     assert 'coco/segm_mAP' in process.stdout + process.stderr
     predictions = pickle.loads(out.read_bytes())
