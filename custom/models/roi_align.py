@@ -14,7 +14,7 @@ as a sparse (RoIs x bins, positions) matrix with exactly mmcv's sampling rules (
 offset, ``sampling_ratio=0`` meaning ceil(bin size) points per bin, points outside [-1, size] dropped, edges
 clamped); the forward is that matrix times the features laid out as (positions, channels), and the
 backward, through autograd, its transpose times the gradient: both multi-threaded BLAS-like products. On a
-CUDA tensor the layer calls mmcv's CUDA kernel instead. Outputs agree with mmcv's to 1e-6
+CUDA tensor, and under jit tracing (FLOP counts), the layer calls mmcv's op. Outputs agree with mmcv's to 1e-5
 (tests/test_roi_align.py).
 """
 
@@ -102,7 +102,7 @@ def sparse_roi_align(features: Tensor, rois: Tensor, output_size: int | tuple[in
 
 class SparseRoIAlign(nn.Module):
     """Drop-in for ``mmcv.ops.RoIAlign`` (same arguments, avg pooling): the sparse product on the CPU,
-    mmcv's kernel on CUDA."""
+    mmcv's op on CUDA and under tracing."""
 
     def __init__(self, output_size: int | tuple[int, int], spatial_scale: float = 1.0,
                  sampling_ratio: int = 0, pool_mode: str = 'avg', aligned: bool = True,
@@ -115,11 +115,12 @@ class SparseRoIAlign(nn.Module):
         self.spatial_scale = float(spatial_scale)
         self.sampling_ratio = int(sampling_ratio)
         self.aligned = aligned
-        self.cuda_layer = RoIAlign(output_size, spatial_scale, sampling_ratio, pool_mode, aligned)
+        self.mmcv_layer = RoIAlign(output_size, spatial_scale, sampling_ratio, pool_mode, aligned)
 
     def forward(self, features: Tensor, rois: Tensor) -> Tensor:
-        if features.is_cuda:
-            return self.cuda_layer(features, rois)
+        # Traced (mmengine's FLOP analysis), the same function as mmcv's op, which tracing knows how to count.
+        if features.is_cuda or torch.jit.is_tracing():
+            return self.mmcv_layer(features, rois)
         return sparse_roi_align(features, rois, self.output_size, self.spatial_scale, self.sampling_ratio,
                                 self.aligned)
 
