@@ -111,9 +111,8 @@ def unsupported_parts(model: nn.Module, cfg: Config) -> list[str]:
         for name, extractor in extractors.items():
             if require(f'model.roi_head.{name}', extractor, (SingleRoIExtractor, SparseRoIExtractor)):
                 layer = extractor.roi_layers[0]
-                if isinstance(layer, SparseRoIAlign):  # mmcv's avg RoIAlign, computed another way
-                    continue
-                if type(layer) is not RoIAlign or layer.pool_mode != 'avg' or layer.use_torchvision:
+                if type(layer) not in (RoIAlign, SparseRoIAlign) or layer.pool_mode != 'avg' \
+                        or layer.use_torchvision:
                     problems.append(f'model.roi_head.{name}.roi_layer ({type(layer).__name__}): the export '
                                     "supports mmcv's RoIAlign with pool_mode='avg'")
     for stage in ('rpn', 'rcnn'):

@@ -27,13 +27,9 @@ from mmdet.registry import MODELS
 from torch import Tensor, nn
 
 
-def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
-
-
 def _axis_samples(start: Tensor, length: Tensor, bins: int, grid: Tensor, grid_max: int, limit: int):
-    """Bilinear corners along one axis: (low, high, low weight, high weight), each (R, bins, grid_max, 1)
-    long/float, with zero weights for padding points (index >= grid) and points outside [-1, limit]."""
+    """Bilinear corners along one axis: indices (R, bins, grid_max, 2) [low, high] and their weights, zero for
+    padding points (index >= grid) and for points outside [-1, limit]."""
     bin_size = (length / bins)[:, None, None]
     steps = torch.arange(grid_max, dtype=start.dtype, device=start.device)
     grid_f = grid.clamp(min=1).to(start.dtype)[:, None, None]
@@ -85,11 +81,11 @@ def roi_align_matrix(rois: Tensor, batch: int, height: int, width: int, output_s
                                        check_invariants=False)
 
 
-def sparse_roi_align(features: Tensor, rois: Tensor, output_size: int | tuple[int, int],
-                     spatial_scale: float, sampling_ratio: int = 0, aligned: bool = True) -> Tensor:
+def sparse_roi_align(features: Tensor, rois: Tensor, output_size: tuple[int, int], spatial_scale: float,
+                     sampling_ratio: int = 0, aligned: bool = True) -> Tensor:
     """mmcv's ``roi_align`` (avg mode) of (B, C, H, W) features at (R, 5) rois [batch index, x1, y1, x2, y2]:
     (R, C, out_h, out_w)."""
-    out_h, out_w = _pair(output_size)
+    out_h, out_w = output_size
     batch, channels, height, width = features.shape
     if len(rois) == 0:
         return features.new_zeros(0, channels, out_h, out_w)
@@ -100,33 +96,21 @@ def sparse_roi_align(features: Tensor, rois: Tensor, output_size: int | tuple[in
     return pooled.view(len(rois), out_h, out_w, channels).permute(0, 3, 1, 2).contiguous()
 
 
-class SparseRoIAlign(nn.Module):
-    """Drop-in for ``mmcv.ops.RoIAlign`` (same arguments, avg pooling): the sparse product on the CPU,
-    mmcv's op on CUDA and under tracing."""
+class SparseRoIAlign(RoIAlign):
+    """``mmcv.ops.RoIAlign`` (same arguments and attributes, avg pooling only) as the sparse product on the
+    CPU; mmcv's own op on CUDA and under jit tracing (mmengine's FLOP analysis counts mmcv's op)."""
 
-    def __init__(self, output_size: int | tuple[int, int], spatial_scale: float = 1.0,
-                 sampling_ratio: int = 0, pool_mode: str = 'avg', aligned: bool = True,
-                 use_torchvision: bool = False) -> None:
-        super().__init__()
-        if pool_mode != 'avg' or use_torchvision:
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.pool_mode != 'avg' or self.use_torchvision:
             raise ValueError('SparseRoIAlign computes avg pooling with mmcv semantics only '
-                             f'(got pool_mode={pool_mode!r}, use_torchvision={use_torchvision})')
-        self.output_size = _pair(output_size)
-        self.spatial_scale = float(spatial_scale)
-        self.sampling_ratio = int(sampling_ratio)
-        self.aligned = aligned
-        self.mmcv_layer = RoIAlign(output_size, spatial_scale, sampling_ratio, pool_mode, aligned)
+                             f'(got pool_mode={self.pool_mode!r}, use_torchvision={self.use_torchvision})')
 
     def forward(self, features: Tensor, rois: Tensor) -> Tensor:
-        # Traced (mmengine's FLOP analysis), the same function as mmcv's op, which tracing knows how to count.
         if features.is_cuda or torch.jit.is_tracing():
-            return self.mmcv_layer(features, rois)
+            return super().forward(features, rois)
         return sparse_roi_align(features, rois, self.output_size, self.spatial_scale, self.sampling_ratio,
                                 self.aligned)
-
-    def extra_repr(self) -> str:
-        return (f'output_size={self.output_size}, spatial_scale={self.spatial_scale}, '
-                f'sampling_ratio={self.sampling_ratio}, aligned={self.aligned}')
 
 
 @MODELS.register_module()
