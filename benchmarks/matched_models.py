@@ -23,7 +23,7 @@ Masks are the one output that differs by design: both paste each 28x28 mask into
 resizing it at the box's whole-pixel position, MMDetection by sampling it at the box's exact position, so a
 random (salt-and-pepper) mask differs along every cell edge: measured mean mask IoU 0.83-0.85 between the
 two at 256x192 while boxes and scores agree to 2e-5. The mask logits themselves agree to 1e-4
-(tests/test_matched_models.py).
+(tests/benchmarks/test_matched_models.py).
 """
 
 import copy

@@ -5,20 +5,9 @@ from pathlib import Path
 import pytest
 from mmengine.registry import DefaultScope
 
-from custom.data_tools.demo_data import generate_demo_dataset
+from tests.helpers.source_writers import make_pennfudan
 
-pytest_plugins = ['tests.fake_server']  # `server` and `dead_url` fixtures
-
-PENNFUDAN_IMAGES = 6
-PENNFUDAN_SIZE = (96, 80)  # (width, height)
-PENNFUDAN_VAL = 2
-
-
-def make_pennfudan(root: Path, n_images: int = PENNFUDAN_IMAGES, seed: int = 0) -> Path:
-    """Write a synthetic Penn-Fudan folder (with splits/train.txt and splits/val.txt) at ``root``."""
-    generate_demo_dataset(root, n_images=n_images, size=PENNFUDAN_SIZE, seed=seed, n_val=PENNFUDAN_VAL)
-    return root
-
+pytest_plugins = ['tests.helpers.fake_server']  # `server` and `dead_url` fixtures
 
 @pytest.fixture
 def pennfudan_factory():

@@ -4,7 +4,7 @@ custom_imports = dict(imports=['custom'], allow_failed_imports=False)
 
 # save_best='auto' keeps the checkpoint that is best in the first metric the evaluator reports: the dataset
 # bases list the metric a run is judged by first (segm for masks, bbox for boxes).
-# val_loss adds val/loss, val/loss_* to each validation round's metrics (custom/hooks/val_loss.py).
+# val_loss adds val/loss, val/loss_* to each validation round's metrics (custom/engine/hooks/val_loss.py).
 # early_stopping watches the same metric as save_best and stops after `patience` validation rounds (one every
 # train_cfg.val_interval epochs) without a gain; 5 rounds is mmengine's default and under half of the 12-epoch
 # fine-tuning schedule. A metric that stalls 5 rounds before an lr step stops the run before the step: raise

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from custom.errors import DataError  # noqa: E402
 
-VAL_LOSS_PREFIX = 'val/loss'  # custom/hooks/val_loss.py
+VAL_LOSS_PREFIX = 'val/loss'  # custom/engine/hooks/val_loss.py
 
 
 @dataclass
@@ -40,7 +40,7 @@ class RunLog:
         return sorted({key for record in self.val for key in record if '/' in key and not is_val_loss(key)})
 
     def val_loss_keys(self) -> list[str]:
-        """Validation losses ('val/loss', 'val/loss_cls', ...: custom/hooks/val_loss.py)."""
+        """Validation losses ('val/loss', 'val/loss_cls', ...: custom/engine/hooks/val_loss.py)."""
         return sorted({key for record in self.val for key in record if is_val_loss(key)})
 
     def val_iterations(self, steps: list[float]) -> list[float]:

@@ -2,7 +2,7 @@
 
 The overall curve ('all') pools the detections of every class into one ranking; its AP is not COCO's mAP,
 which is the mean of the per-class APs, so the plot labels it "all classes pooled". Per class, the AP at an
-IoU of 0.5 equals pycocotools' AP50 (tests/test_prf_metric.py).
+IoU of 0.5 equals pycocotools' AP50 (tests/evaluation/test_prf_metric.py).
 """
 
 from pathlib import Path

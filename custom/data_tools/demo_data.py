@@ -21,8 +21,8 @@ from custom.datasets.pennfudan import (
     PennFudanAnnotation,
     format_annotation,
     pennfudan_files,
+    pennfudan_source,
 )
-from custom.datasets.sources import source_config
 from custom.errors import ConfigError
 from custom.structures.masks import mask_extent_box
 
@@ -220,6 +220,6 @@ def generate_demo_dataset(out_dir: str | Path, n_images: int = 40, size: tuple[i
         encoding='utf-8', newline='\n')
     splits = None
     if n_val is not None:
-        splits = write_splits(source_config('pennfudan', root), root / SPLIT_DIR, n_train=n_images - n_val,
+        splits = write_splits(pennfudan_source(root), root / SPLIT_DIR, n_train=n_images - n_val,
                               n_val=n_val, seed=seed)
     return DemoDatasetSummary(root, n_images, n_instances, splits)

@@ -145,6 +145,11 @@ class PennFudanFiles:
     annotation: Path
 
 
+def pennfudan_source(root: str | Path) -> dict:
+    """The dataset config of every Penn-Fudan image under ``root`` (what the split writers deal)."""
+    return dict(type='PennFudanDataset', data_root=str(root), ann_file='')
+
+
 def pennfudan_files(root: str | Path, stem: str, prefix: dict | None = None) -> PennFudanFiles:
     """Where image ``stem`` and its mask and annotation live under ``root`` (``prefix``: data_prefix)."""
     folders = {**LAYOUT, **(prefix or {})}

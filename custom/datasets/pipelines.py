@@ -1,6 +1,6 @@
 """Pipelines derived from a config: the evaluation pipeline with ground truth loaded.
 
-The validation loss (custom/hooks/val_loss.py) and ``tools/browse_dataset.py --split val`` need the
+The validation loss (custom/engine/hooks/val_loss.py) and ``tools/browse_dataset.py --split val`` need the
 validation images with their annotations, but a config's test pipeline loads none (and a training pipeline
 flips and crops at random). ``annotated_eval_pipeline`` is the split's own pipeline, deterministic and at
 the size the metrics see, with the training pipeline's ``LoadAnnotations`` step (boxes, masks as trained)

@@ -15,7 +15,7 @@ offset, ``sampling_ratio=0`` meaning ceil(bin size) points per bin, points outsi
 clamped); the forward is that matrix times the features laid out as (positions, channels), and the
 backward, through autograd, its transpose times the gradient: both multi-threaded BLAS-like products. On a
 CUDA tensor, and under jit tracing (FLOP counts), the layer calls mmcv's op. Outputs agree with mmcv's to 1e-5
-(tests/test_roi_align.py).
+(tests/models/test_roi_align.py).
 """
 
 import warnings

@@ -1,0 +1,107 @@
+"""k-fold cross-validation: fold splits, summary statistics and a real 2-fold run of tools/kfold.py."""
+
+import json
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from custom.cli.arguments import source_config
+from custom.data_tools.splitting import write_folds
+from custom.datasets.splits import make_folds
+from custom.errors import DataError
+from custom.jobs.kfold import summarize
+from tests.helpers.tool_runs import DEMO_CONFIG, run_tool, tiny_options
+
+STEMS = [f'FudanPed{i:05d}' for i in range(1, 24)]  # 23 images: folds of unequal size
+
+
+@pytest.mark.parametrize('k', [2, 5, 23])
+def test_folds_are_disjoint_cover_every_stem_once_and_differ_in_size_by_at_most_one(k):
+    folds = make_folds(STEMS, k, seed=3)
+    assert len(folds) == k
+    assert sorted(s for fold in folds for s in fold) == STEMS
+    for a, b in combinations(folds, 2):
+        assert not set(a) & set(b)
+    sizes = [len(fold) for fold in folds]
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+
+
+def test_folds_depend_only_on_the_seed_and_not_on_the_input_order():
+    assert make_folds(STEMS, 5, seed=1) == make_folds(list(reversed(STEMS)), 5, seed=1)
+    assert make_folds(STEMS, 5, seed=1) != make_folds(STEMS, 5, seed=2)
+
+
+@pytest.mark.parametrize('k', [1, 24])
+def test_fold_count_below_two_or_above_the_image_count_is_rejected(k):
+    with pytest.raises(ValueError, match='fold'):
+        make_folds(STEMS, k)
+
+
+def test_fold_split_files_train_on_the_rest_and_validate_each_image_once(pennfudan_root, tmp_path):
+    stems = sorted(p.stem for p in (pennfudan_root / 'PNGImages').glob('*.png'))
+    written = write_folds(source_config('pennfudan', pennfudan_root), tmp_path / 'splits', k=3, seed=0)
+    assert [paths['val'] for paths in written] == [tmp_path / f'splits/fold{i}/val.txt' for i in range(3)]
+    vals = []
+    for paths in written:
+        train = paths['train'].read_text().splitlines()
+        val = paths['val'].read_text().splitlines()
+        assert paths['val'].read_bytes().endswith(b'\n') and b'\r' not in paths['val'].read_bytes()
+        assert train == sorted(train) and val == sorted(val)
+        assert sorted(train + val) == stems and not set(train) & set(val)
+        vals += val
+    assert sorted(vals) == stems
+
+
+def test_fold_splits_of_a_folder_without_images_name_the_missing_folder(tmp_path):
+    with pytest.raises(DataError, match='PNGImages'):
+        write_folds(source_config('pennfudan', tmp_path), tmp_path / 'splits', k=2)
+
+
+def test_summary_is_numpy_mean_and_std_over_metrics_that_every_fold_reports():
+    per_fold = [dict(metrics={'coco/bbox_mAP': 0.5, 'coco/segm_mAP': 0.25, 'coco/segm_mAP_50': 0.9}),
+                dict(metrics={'coco/bbox_mAP': 0.75, 'coco/segm_mAP': 0.5}),
+                dict(metrics={'coco/bbox_mAP': 0.25, 'coco/segm_mAP': 0.0})]
+    summary = summarize(per_fold)
+    assert summary['metric_names'] == ['coco/bbox_mAP', 'coco/segm_mAP']
+    assert summary['mean']['coco/bbox_mAP'] == pytest.approx(0.5)
+    assert summary['std']['coco/segm_mAP'] == pytest.approx(np.std([0.25, 0.5, 0.0]))
+
+
+def test_kfold_tool_with_more_folds_than_images_fails_with_a_message(pennfudan_root, tmp_path):
+    process = run_tool('kfold.py', DEMO_CONFIG, '--folds', '7', '--work-dir', str(tmp_path / 'work'),
+                       '--cfg-options', *tiny_options(pennfudan_root), check=False)
+    assert process.returncode == 1
+    assert 'error:' in process.stderr and 'fewer than the 7 folds' in process.stderr
+
+
+@pytest.mark.slow
+def test_kfold_tool_trains_and_tests_each_fold_and_summarizes_mean_and_std(pennfudan_root, tmp_path):
+    work_dir = tmp_path / 'kfold'
+    process = run_tool('kfold.py', DEMO_CONFIG, '--folds', '2', '--seed', '0', '--work-dir', str(work_dir),
+                       '--cfg-options', *tiny_options(pennfudan_root, max_epochs=1))
+    summary = json.loads((work_dir / 'kfold_summary.json').read_text())
+
+    assert [fold['fold'] for fold in summary['per_fold']] == [0, 1]
+    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(3, 3), (3, 3)]
+    val_sets = [set((work_dir / f'splits/fold{i}/val.txt').read_text().split()) for i in range(2)]
+    assert not val_sets[0] & val_sets[1] and len(val_sets[0] | val_sets[1]) == 6
+    for fold in summary['per_fold']:
+        assert Path(fold['checkpoint']).name == 'best_coco_segm_mAP_epoch_1.pth'
+        assert Path(fold['checkpoint']).parent == work_dir / f'fold{fold["fold"]}'
+    # the fold's training really used the fold's split files
+    dumped = (work_dir / 'fold1/pennfudan_demo_cpu.py').read_text()
+    for name in ('train', 'val'):
+        assert str(work_dir / f'splits/fold1/{name}.txt') in dumped
+
+    expected = ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50']
+    assert summary['metric_names'] == expected
+    for name in expected:
+        values = [fold['metrics'][name] for fold in summary['per_fold']]
+        assert all(isinstance(v, float) and -1 <= v <= 1 for v in values)
+        assert summary['mean'][name] == pytest.approx(np.mean(values))
+        assert summary['std'][name] == pytest.approx(np.std(values))
+    table = (work_dir / 'kfold_summary.md').read_text()
+    assert '| **mean** |' in table and '| **std** |' in table and 'segm_mAP_50' in table
+    assert f'coco/segm_mAP: {summary["mean"]["coco/segm_mAP"]:.3f} +- ' in process.stdout
