@@ -25,6 +25,10 @@ class DataError(UserError, ValueError):
         super().__init__(f'{self.path}: {problem}')
 
 
+class MissingFileError(UserError, FileNotFoundError):
+    """A file or folder the user named (a config, checkpoint, model, image) does not exist."""
+
+
 class ConfigError(UserError, ValueError):
     """A config (or command-line flag) mistake found before the runner is built."""
 
@@ -60,8 +64,9 @@ class StepFailedError(UserError, RuntimeError):
     """A step of a job (a training, test or inference run in its own process) exited with an error."""
 
 
-# Reported as one clear line; anything else (a bug) keeps its traceback.
-USER_ERRORS = (UserError, FileNotFoundError)
+# Reported as one clear line; anything else (a bug, a FileNotFoundError from code that opens a path it made
+# itself) keeps its traceback. A path the user gave is checked where it is opened (MissingFileError).
+USER_ERRORS = (UserError,)
 
 
 def report_user_errors(main: Callable[..., int | None]) -> Callable[..., int]:

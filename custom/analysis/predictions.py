@@ -30,9 +30,9 @@ def load_predictions(pred_file: str | Path) -> list[dict]:
 
 def dataset_ground_truth(config_file: str | Path, split: str = 'test') -> tuple[dict[str, dict], list[str]]:
     """Middle-format data infos of a config's ``<split>_dataloader`` dataset keyed by img_path and img_id."""
-    from mmengine.config import Config
+    from custom.engine.runtime import read_config
 
-    cfg = Config.fromfile(str(config_file))
+    cfg = read_config(str(config_file))
     dataset_cfg = cfg.get(f'{split}_dataloader', {}).get('dataset')
     if dataset_cfg is None:
         raise DataError(config_file, f'config has no {split}_dataloader.dataset')

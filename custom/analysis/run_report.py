@@ -42,9 +42,9 @@ def _get(cfg: Any, dotted: str, default: Any = None) -> Any:
 
 def config_summary(config_file: str | Path) -> dict[str, Any]:
     """The settings a reader wants first: model, classes, data, schedule, optimiser, batch size."""
-    from mmengine.config import Config
+    from custom.engine.runtime import read_config
 
-    cfg = Config.fromfile(str(config_file))
+    cfg = read_config(str(config_file))
     # The datasets inside Concat/Repeat/ClassBalanced wrappers; the first gives data_root and ann_file.
     train_datasets = [dataset for _, dataset in configured_datasets(cfg, ('train_dataloader',))] or [{}]
     train_dataset = train_datasets[0]

@@ -17,7 +17,7 @@ from mmdet.apis import inference_detector, init_detector
 from mmengine.config import Config
 from tqdm import tqdm
 
-from custom.errors import DataError
+from custom.errors import DataError, MissingFileError
 from custom.structures.detections import Detections
 from custom.structures.masks import mask_to_rle, to_numpy
 
@@ -45,7 +45,7 @@ def expand_inputs(inputs: list[str | Path]) -> list[Path]:
         if item.is_dir():
             files += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         elif not item.is_file():
-            raise FileNotFoundError(f'{item}: no such image, video or folder')
+            raise MissingFileError(f'{item}: no such image, video or folder')
         elif item.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES:
             files.append(item)
         else:

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import cv2
-from mmengine.config import Config
 
 from custom.cli.arguments import KeyValueAction
 from custom.data_tools.browse import browse, contact_sheet
+from custom.engine.runtime import read_config
 from custom.errors import report_user_errors
 
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                         help='contact sheet columns (default: about square)')
     parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, help='override config settings')
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    cfg = read_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     out_dir = Path(args.out_dir)

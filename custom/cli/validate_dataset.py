@@ -15,10 +15,9 @@ Ends with 'N images checked: E errors, W warnings'; exit status 1 when there are
 import argparse
 import sys
 
-from mmengine.config import Config
-
 from custom.cli.arguments import KeyValueAction, add_source_arguments, source_config_from_args
 from custom.data_tools.validation import print_report, validate_config, validate_source
+from custom.engine.runtime import read_config
 from custom.errors import report_user_errors
 
 
@@ -38,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.config:
-        cfg = Config.fromfile(args.config)
+        cfg = read_config(args.config)
         if args.cfg_options:
             cfg.merge_from_dict(args.cfg_options)
         reports = validate_config(cfg, args.config)

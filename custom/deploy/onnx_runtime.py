@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from custom.errors import DataError
+from custom.errors import DataError, MissingFileError
 from custom.structures.detections import Detections
 
 METADATA_FORMAT = 'mmdet-pennfudan/onnx-1'  # what custom/deploy/export.py writes
@@ -74,7 +74,7 @@ class OnnxDetector:
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(f'{path}: no such ONNX model')
+            raise MissingFileError(f'{path}: no such ONNX model')
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0))
         try:

@@ -24,7 +24,7 @@ from mmengine.fileio.io import backend_instances
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from custom.errors import UnsafeCheckpointError
+from custom.errors import MissingFileError, UnsafeCheckpointError
 
 # Everything an mmengine 0.10 / mmdet 3.x checkpoint (and OpenMMLab's model-zoo files) pickles
 # beyond tensors and builtins: the message hub's HistoryBuffer and the numpy values inside it.
@@ -58,7 +58,7 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | None = Non
     """torch.load with weights_only=True; a refusal names the file and the globals it carries."""
     path = os.path.expanduser(str(path))
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'{path}: checkpoint file not found')
+        raise MissingFileError(f'{path}: checkpoint file not found')
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:

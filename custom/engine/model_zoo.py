@@ -19,13 +19,15 @@ from pathlib import Path
 from mmengine.config import Config
 from mmengine.utils import get_installed_path
 
+from custom.errors import MissingFileError
+
 
 def mmdet_config_path(config: str) -> Path:
     """'rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py' -> that file in the installed mmdet's configs."""
     path = Path(get_installed_path('mmdet')) / '.mim' / 'configs' / config
     if not path.is_file():
-        raise FileNotFoundError(f'{path}: no such MMDetection config '
-                                '(names are relative to mmdet/.mim/configs)')
+        raise MissingFileError(f'{path}: no such MMDetection config '
+                               '(names are relative to mmdet/.mim/configs)')
     return path
 
 

@@ -14,17 +14,24 @@ from mmengine.runner import Runner
 
 from custom.engine.config_checks import check_config
 from custom.engine.distributed import adapt_distributed_to_cpu, join_cpu_process_group
-from custom.errors import ConfigError
+from custom.errors import ConfigError, MissingFileError
 
 # The dataloaders each tool reads, so a machine with only the test data can test.
 TRAIN_LOADERS = ('train_dataloader', 'val_dataloader')
 TEST_LOADERS = ('test_dataloader',)
 
 
+def read_config(config: str | Path) -> Config:
+    """The config file a user named; MissingFileError naming it when there is no such file."""
+    if not Path(config).is_file():
+        raise MissingFileError(f'{config}: no such config file')
+    return Config.fromfile(str(config))
+
+
 def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,
                 launcher: str = 'none') -> Config:
     """Reads a config, applies --cfg-options and picks the work_dir (CLI > config > work_dirs/<name>)."""
-    cfg = Config.fromfile(str(config))
+    cfg = read_config(config)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

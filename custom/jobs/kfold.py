@@ -29,7 +29,7 @@ from custom.data_tools.splitting import split_argument, write_folds
 from custom.datasets.builder import LOADERS, iter_dataset_configs
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError, StepFailedError
-from custom.jobs.steps import find_checkpoint, read_test_metrics, run_step
+from custom.jobs.steps import data_root_options, find_checkpoint, read_test_metrics, run_step
 
 METRIC_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50')
 
@@ -57,7 +57,7 @@ def fold_overrides(cfg: Config, data_root: str, split_files: dict[str, Path]) ->
     The json sources (COCO, VIA) select a fold's images with ``split_file`` inside one annotation json; the
     fold's val images are in the training json, so val and test read that json and its image folder too.
     """
-    overrides = []
+    overrides = data_root_options(cfg, data_root)
     train = leaf_dataset(cfg, 'train_dataloader')[1]
     for loader in LOADERS:
         if not cfg.get(loader):
@@ -65,7 +65,7 @@ def fold_overrides(cfg: Config, data_root: str, split_files: dict[str, Path]) ->
         key, dataset_cfg = leaf_dataset(cfg, loader)
         split = split_files['train' if loader == 'train_dataloader' else 'val'].resolve()
         argument = split_argument(dataset_cfg)
-        overrides += [f'{key}.data_root={data_root}', f'{key}.{argument}={split}']
+        overrides.append(f'{key}.{argument}={split}')
         if argument != 'ann_file' and loader != 'train_dataloader':
             image_folder = (train.get('data_prefix') or {}).get('img', '')
             overrides += [f'{key}.ann_file={train["ann_file"]}', f'{key}.data_prefix.img={image_folder}']

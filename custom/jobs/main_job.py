@@ -17,7 +17,7 @@ from custom.datasets.pennfudan import SPLIT_DIR, pennfudan_files
 from custom.datasets.splits import read_split
 from custom.engine.checkpoint_download import fetch_checkpoint
 from custom.errors import DownloadError
-from custom.jobs.steps import find_checkpoint, read_test_metrics, run_step
+from custom.jobs.steps import data_root_options, find_checkpoint, read_test_metrics, run_step
 
 PENNFUDAN_CONFIG = 'configs/pennfudan_maskrcnn.py'
 DEMO_CONFIG = 'configs/pennfudan_demo_cpu.py'
@@ -60,11 +60,15 @@ def pennfudan_unavailable_reason(data_root: Path) -> str | None:
     return None
 
 
-def train_test_overlays(config: str, work_dir: Path, val_images: list[Path]) -> dict:
-    run_step('train', config, '--work-dir', str(work_dir))
+def train_test_overlays(config: str, work_dir: Path, data_root: Path, val_images: list[Path]) -> dict:
+    """Trains ``config`` on the data in ``data_root`` (every loader pointed there), tests its best checkpoint
+    and draws overlays of ``val_images``; returns the test metrics."""
+    options = ['--cfg-options', *data_root_options(Config.fromfile(config), data_root)]
+    run_step('train', config, '--work-dir', str(work_dir), *options)
     best = find_checkpoint(work_dir)
     test_dir = work_dir / 'test'
-    metrics = evaluate_checkpoint(config, best, test_dir, '--out', str(test_dir / 'predictions.pkl'))
+    predictions = str(test_dir / 'predictions.pkl')
+    metrics = evaluate_checkpoint(config, best, test_dir, '--out', predictions, *options)
     run_step('infer', config, str(best), *map(str, val_images), '--out-dir', str(work_dir / 'overlays'))
     return metrics
 
@@ -78,7 +82,7 @@ def run_pennfudan(data_root: Path) -> None:
     if not torch.cuda.is_available():
         print('No GPU found: Penn-Fudan training on the CPU takes hours (about 8 s per image per step).')
     work_dir = Path('work_dirs/pennfudan_maskrcnn')
-    metrics = train_test_overlays(PENNFUDAN_CONFIG, work_dir, val_images(data_root))
+    metrics = train_test_overlays(PENNFUDAN_CONFIG, work_dir, data_root, val_images(data_root))
     print_summary('Penn-Fudan (50 val images)', {'fine-tuned from COCO': metrics}, work_dir)
 
 
@@ -88,7 +92,7 @@ def run_demo() -> None:
     work_dir = Path('work_dirs/pennfudan_demo_cpu')
     untrained = save_untrained_checkpoint(DEMO_CONFIG, work_dir / 'untrained' / 'untrained.pth')
     baseline = evaluate_checkpoint(DEMO_CONFIG, untrained, work_dir / 'untrained')
-    trained = train_test_overlays(DEMO_CONFIG, work_dir, val_images(DEMO_DATA))
+    trained = train_test_overlays(DEMO_CONFIG, work_dir, DEMO_DATA, val_images(DEMO_DATA))
     print_summary('synthetic demo (val split)', {'untrained': baseline, 'trained': trained}, work_dir)
 
 

@@ -11,6 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mmengine.config import Config
+
+from custom.datasets.builder import configured_datasets
 from custom.engine.runtime import latest_checkpoint
 from custom.errors import StepFailedError
 
@@ -42,6 +45,19 @@ def run_step(tool: str, *args: str, log_file: Path | None = None, env: dict[str,
         raise StepFailedError(f'`{command}` exited with status {returncode}: {reason} (log: {log_file})')
 
 
+def option_key(where: str) -> str:
+    """A dataset's place in a config as ``configured_datasets`` names it (``train_dataloader.dataset
+    .datasets[1]``) as a ``--cfg-options`` key (``train_dataloader.dataset.datasets.1``)."""
+    return re.sub(r'\[(\d+)\]', r'.\1', where)
+
+
+def data_root_options(cfg: Config, data_root: str | Path) -> list[str]:
+    """``--cfg-options`` items that point every dataset of the config's loaders (through wrappers) at
+    ``data_root``, so a training or test step reads the data the job prepared, not the config's own root."""
+    root = f'{Path(data_root).resolve()}/'
+    return [f'{option_key(where)}.data_root={root}' for where, _ in configured_datasets(cfg)]
+
+
 def failure_line(output: str) -> str:
     """The line of a failed tool's output that says why: its last ``error: ...`` line (a user error), else
     the last line of its traceback (``ValueError: ...``), else its last line."""
@@ -61,7 +77,7 @@ def find_checkpoint(work_dir: Path) -> Path:
             return best[-1]
     latest = latest_checkpoint(work_dir)
     if latest is None:
-        raise FileNotFoundError(f'{work_dir}: no checkpoint was saved')
+        raise StepFailedError(f'{work_dir}: the training saved no checkpoint')
     return Path(latest)
 
 
@@ -69,6 +85,6 @@ def read_test_metrics(test_dir: Path) -> dict[str, float]:
     """The numeric metrics of the latest tools/test.py run in test_dir (mmengine writes <run>/<run>.json)."""
     logs = sorted(p for p in test_dir.glob('*/*.json') if p.stem == p.parent.name)
     if not logs:
-        raise FileNotFoundError(f'{test_dir}: tools/test.py wrote no metrics json')
+        raise StepFailedError(f'{test_dir}: tools/test.py wrote no metrics json')
     logged = json.loads(logs[-1].read_text().splitlines()[-1])
     return {key: float(value) for key, value in logged.items() if isinstance(value, int | float)}

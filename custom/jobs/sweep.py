@@ -27,7 +27,7 @@ from pathlib import Path
 
 from custom.analysis.leaderboard import primary_ap, ranked, run_results, write_leaderboard
 from custom.engine.runtime import latest_checkpoint
-from custom.errors import ConfigError, StepFailedError
+from custom.errors import ConfigError, MissingFileError, StepFailedError
 from custom.jobs.steps import failure_line, run_step
 
 STATUS_FILE = 'sweep_run.json'
@@ -69,7 +69,7 @@ def plan_runs(configs: list[str], grid: dict[str, object], cfg_options: list[str
         raise ConfigError('a sweep needs at least one config')
     for config in configs:
         if not Path(config).is_file():
-            raise FileNotFoundError(f'{config}: no such config file')
+            raise MissingFileError(f'{config}: no such config file')
     runs = [Run(name=run_name(config, point), config=config, work_dir=work_dir / run_name(config, point),
                 options=[*cfg_options, *(f'{key}={option_text(value)}' for key, value in point.items())])
             for config in configs for point in grid_points(grid)]

@@ -1,4 +1,4 @@
-"""Synthetic Penn-Fudan generator (custom/demo_data.py) and tools/make_demo_data.py."""
+"""Synthetic Penn-Fudan generator (custom/data_tools/demo_data.py) and tools/make_demo_data.py."""
 
 import subprocess
 import sys

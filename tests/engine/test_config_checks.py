@@ -1,4 +1,4 @@
-"""Config mistakes stop before training with one clear message (custom/config_checks.py via build_runner)."""
+"""Config mistakes stop before training with one clear message (custom/engine/config_checks.py)."""
 
 import pytest
 

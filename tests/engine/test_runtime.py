@@ -1,4 +1,4 @@
-"""How tools/train.py and tools/test.py turn flags into config changes (custom/runtime.py)."""
+"""How tools/train.py and tools/test.py turn flags into config changes (custom/engine/runtime.py)."""
 
 import pytest
 from mmdet.registry import MODELS
@@ -12,7 +12,8 @@ from custom.engine.runtime import (
     apply_tta,
     load_config,
 )
-from custom.errors import ConfigError, DataError, report_user_errors
+from custom.errors import ConfigError, DataError, MissingFileError, report_user_errors
+from tests.helpers.tool_runs import run_tool
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
 KITTI = 'configs/kitti_faster_rcnn.py'
@@ -92,9 +93,22 @@ def test_user_errors_print_one_line_and_return_1_but_bugs_keep_their_traceback(c
 
     assert failing(DataError('a.txt', 'line 3 is broken')) == 1
     assert capsys.readouterr().err == 'error: a.txt: line 3 is broken\n'
-    assert failing(FileNotFoundError('no such file: b.pth')) == 1
+    assert failing(MissingFileError('b.pth: no such checkpoint')) == 1
+    assert capsys.readouterr().err == 'error: b.pth: no such checkpoint\n'
     with pytest.raises(ValueError, match='a bug'):
         failing(ValueError('a bug'))
+    # A FileNotFoundError that no user path check raised is a bug (code opening a file it made): traceback.
+    with pytest.raises(FileNotFoundError, match='scalars.json'):
+        failing(FileNotFoundError('work_dirs/run/vis_data/scalars.json'))
+
+
+def test_a_config_path_that_does_not_exist_is_named_in_one_line(tmp_path):
+    with pytest.raises(MissingFileError, match=r'configs/pennfudan_maskrnn\.py: no such config file'):
+        load_config('configs/pennfudan_maskrnn.py')
+    process = run_tool('test.py', 'configs/pennfudan_maskrnn.py', str(tmp_path / 'model.pth'), check=False)
+    assert process.returncode == 1
+    last_line = process.stderr.strip().splitlines()[-1]
+    assert last_line == 'error: configs/pennfudan_maskrnn.py: no such config file'
 
 
 def test_default_hooks_set_to_none_on_the_command_line_are_removed():

@@ -2,14 +2,19 @@
 
 import os
 from functools import partial
+from pathlib import Path
 
 import pytest
 import torch
 
 from custom.data_tools.pennfudan_download import prepare_pennfudan
+from custom.datasets.builder import configured_datasets
 from custom.engine.checkpoints import load_checkpoint_file
+from custom.engine.runtime import load_config
 from custom.jobs import main_job
+from custom.jobs.kfold import parse_cfg_options
 from custom.jobs.steps import read_test_metrics
+from tests.helpers import REPO
 from tests.helpers.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 
@@ -43,3 +48,24 @@ def test_summary_table_and_json_hold_every_model(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'untrained' in out and '0.512' in out and '0.600' in out
     assert os.path.getsize(tmp_path / 'summary.json') > 0
+
+
+def test_train_and_test_read_the_data_root_the_job_was_given(pennfudan_root, tmp_path, monkeypatch):
+    """`tools/main.py --data-root DIR`: the train and test runs it starts read DIR, not the config's root."""
+    steps = []
+    monkeypatch.setattr(main_job, 'run_step', lambda tool, *args: steps.append((tool, list(args))))
+    monkeypatch.setattr(main_job, 'find_checkpoint', lambda work_dir: tmp_path / 'best.pth')
+    monkeypatch.setattr(main_job, 'read_test_metrics', lambda test_dir: {})
+    config = str(REPO / main_job.PENNFUDAN_CONFIG)
+    monkeypatch.setattr(main_job, 'PENNFUDAN_CONFIG', config)
+    monkeypatch.chdir(tmp_path)  # the job writes work_dirs/ under the current folder
+    (tmp_path / 'work_dirs' / 'pennfudan_maskrcnn').mkdir(parents=True)
+    main_job.run_pennfudan(pennfudan_root)
+
+    runs = {tool: args for tool, args in steps if tool in ('train', 'test')}
+    assert set(runs) == {'train', 'test'}
+    for tool, args in runs.items():
+        options = args[args.index('--cfg-options') + 1:]
+        cfg = load_config(config, parse_cfg_options(options), work_dir='unused')
+        roots = {Path(dataset['data_root']) for _, dataset in configured_datasets(cfg)}
+        assert roots == {pennfudan_root.resolve()}, tool

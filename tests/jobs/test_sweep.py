@@ -15,7 +15,7 @@ from mmengine.config import Config
 from custom.analysis.complexity import input_size_at_test
 from custom.analysis.leaderboard import write_leaderboard
 from custom.analysis.log_curves import load_resumed_run_log
-from custom.errors import ConfigError
+from custom.errors import ConfigError, MissingFileError
 from custom.jobs.kfold import parse_cfg_options
 from custom.jobs.steps import failure_line
 from custom.jobs.sweep import grid_points, map_on_devices, option_text, plan_runs
@@ -46,7 +46,7 @@ def test_grid_points_are_every_combination_and_each_value_reads_back_the_same_fr
 def test_a_sweep_without_configs_with_a_missing_config_or_a_repeated_run_is_refused(tmp_path):
     with pytest.raises(ConfigError, match='at least one config'):
         plan_runs([], {}, [], tmp_path)
-    with pytest.raises(FileNotFoundError, match='no_such.py'):
+    with pytest.raises(MissingFileError, match='no_such.py'):
         plan_runs(['configs/no_such.py'], {}, [], tmp_path)
     with pytest.raises(ConfigError, match='more than once'):
         plan_runs([DEMO_CONFIG, DEMO_CONFIG], {}, [], tmp_path)

@@ -20,7 +20,7 @@ def test_checkpoint_is_the_newest_best_segm_one_else_the_latest_saved(tmp_path):
         (tmp_path / name).touch()
         os.utime(tmp_path / name, (mtime, mtime))
     assert find_checkpoint(tmp_path) == tmp_path / 'best_coco_segm_mAP_epoch_10.pth'
-    with pytest.raises(FileNotFoundError, match='no checkpoint'):
+    with pytest.raises(StepFailedError, match='saved no checkpoint'):
         find_checkpoint(tmp_path / 'empty')
 
 
@@ -30,7 +30,7 @@ def test_metrics_come_from_the_latest_test_run_and_keep_only_numbers(tmp_path):
         (tmp_path / run / f'{run}.json').write_text(json.dumps({'coco/segm_mAP': value, 'step': 3}))
     (tmp_path / '20260102_000000' / 'vis_data.json').write_text('{"coco/segm_mAP": 9}')
     assert read_test_metrics(tmp_path) == {'coco/segm_mAP': 0.4, 'step': 3.0}
-    with pytest.raises(FileNotFoundError, match='no metrics'):
+    with pytest.raises(StepFailedError, match='no metrics'):
         read_test_metrics(tmp_path / 'nothing')
 
 
