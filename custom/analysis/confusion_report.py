@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from custom.evaluation.confusion import BACKGROUND, confusion_matrix  # noqa: E402
-from custom.evaluation.matching import ImageRecord  # noqa: E402
+from custom.evaluation.matching import DEFAULT_SCORE_THR, ImageRecord  # noqa: E402
 
 
 def write_confusion_csv(matrix: np.ndarray, classes: list[str], out_file: Path) -> Path:
@@ -53,7 +53,7 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], out_file: Path
 
 def write_confusion_matrices(records: list[ImageRecord], classes: list[str], kinds: list[str],
                              out_dir: str | Path, iou_thr: float = 0.5,
-                             score_thr: float = 0.3) -> dict[str, dict]:
+                             score_thr: float = DEFAULT_SCORE_THR) -> dict[str, dict]:
     """confusion_<kind>.csv and .png in ``out_dir`` per kind; returns {kind: {'matrix', 'csv', 'png'}}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
-from custom.evaluation.matching import ImageMatch, ImageRecord, match_image
+from custom.evaluation.matching import DEFAULT_SCORE_THR, ImageMatch, ImageRecord, match_image
 
 # BGR colours of the overlays.
 MATCHED_GT, MISSED_GT = (0, 200, 0), (0, 0, 255)
@@ -66,7 +66,7 @@ def build_error_report(
     classes: list[str],
     kind: str = 'bbox',
     iou_thr: float = 0.5,
-    score_thr: float = 0.5,
+    score_thr: float = DEFAULT_SCORE_THR,
 ) -> list[tuple[ImageErrors, ImageMatch, ImageRecord]]:
     """(errors, match, record) of every image, worst (most FP + FN) first."""
     pairs = []
@@ -156,7 +156,7 @@ def write_error_report(
     out_dir: str | Path,
     kind: str = 'bbox',
     iou_thr: float = 0.5,
-    score_thr: float = 0.5,
+    score_thr: float = DEFAULT_SCORE_THR,
     worst: int = 10,
 ) -> dict:
     """Write errors.json, errors.md and overlays/<img_id>.png of the ``worst`` images with errors."""

@@ -17,6 +17,7 @@ from custom.analysis.log_curves import RunLog, is_val_loss, load_run_log, plot_r
 from custom.analysis.predictions import load_records
 from custom.datasets.builder import configured_datasets
 from custom.errors import DataError
+from custom.evaluation.matching import DEFAULT_SCORE_THR
 from custom.evaluation.records import class_names
 
 
@@ -125,7 +126,7 @@ def analyse_predictions(report: RunReport, pred_file: Path, out_dir: Path, split
 
 
 def gather_run_report(work_dir: Path, config_file: Path | None, out_dir: Path, pred_file: Path | None = None,
-                      split: str = 'test', iou_thr: float = 0.5, score_thr: float = 0.3,
+                      split: str = 'test', iou_thr: float = 0.5, score_thr: float = DEFAULT_SCORE_THR,
                       worst: int = 6) -> RunReport:
     """Read the run's log and config, plot its curves into ``out_dir``, analyse the predictions if given."""
     if not work_dir.is_dir():
@@ -258,7 +259,8 @@ def html_report(report: RunReport) -> str:
 
 def write_run_report(
     work_dir: str | Path, config_file: str | Path | None = None, out_file: str | Path | None = None,
-    predictions: str | Path | None = None, split: str = 'test', iou_thr: float = 0.5, score_thr: float = 0.3,
+    predictions: str | Path | None = None, split: str = 'test', iou_thr: float = 0.5,
+    score_thr: float = DEFAULT_SCORE_THR,
     worst: int = 6,
 ) -> Path:
     """Write ``<work_dir>/report.md`` and, beside it, the self-contained ``report.html`` (figures in

@@ -9,6 +9,7 @@ from pathlib import Path
 from mmengine.config import DictAction
 
 from custom.errors import ConfigError
+from custom.evaluation.matching import DEFAULT_SCORE_THR
 
 SOURCE_TYPES = {'pennfudan': 'PennFudanDataset', 'voc': 'VOCXMLDataset', 'kitti': 'KittiDataset'}
 # The json sources: for coco and via `split` names the annotation json, for labelme a list of stems.
@@ -79,10 +80,28 @@ def source_config_from_args(args: argparse.Namespace) -> dict:
                          args.with_mask, args.dataset_options)
 
 
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data-root, --classes and --img-scale: one flag each for what a config repeats in every loader, head
+    or pipeline (custom/engine/runtime.py apply_data_options), and --cfg-options for the rest."""
+    group = parser.add_argument_group('data and config (each flag is set everywhere the config uses it)')
+    group.add_argument('--data-root', metavar='DIR', help='data folder of every dataset the config reads')
+    group.add_argument('--classes', nargs='+', metavar='NAME',
+                       help="class names of every dataset, and every head's number of classes")
+    group.add_argument('--img-scale', nargs=2, type=int, metavar=('WIDTH', 'HEIGHT'),
+                       help='image size of every Resize step of every pipeline (e.g. 320 240 for a CPU try)')
+    group.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
+                       help='override config settings, key=value pairs like model.backbone.depth=101')
+
+
+def data_options(args: argparse.Namespace) -> dict:
+    """The data flags as keyword arguments of load_config (custom/engine/runtime.py)."""
+    return dict(data_root=args.data_root, classes=args.classes, img_scale=args.img_scale)
+
+
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags that tools/train.py and tools/test.py share (as in MMDetection): --cfg-options, --launcher."""
-    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
-                        help='override config settings, key=value pairs like model.backbone.depth=101')
+    """Flags that tools/train.py and tools/test.py share (as in MMDetection, plus the data flags):
+    --cfg-options, --data-root, --classes, --img-scale, --launcher."""
+    add_data_arguments(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -95,7 +114,7 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv: list[str] | None = 
     return args
 
 
-def add_prediction_arguments(parser: argparse.ArgumentParser, score_thr: float = 0.5) -> None:
+def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
     """A tools/test.py --out pickle and where its ground truth and class names come from (analysis tools)."""
     parser.add_argument('predictions', help='pickle written by tools/test.py --out (only pickles you wrote)')
     parser.add_argument('--out-dir', required=True)
@@ -104,7 +123,8 @@ def add_prediction_arguments(parser: argparse.ArgumentParser, score_thr: float =
                         help='dataloader of --config')
     parser.add_argument('--classes', nargs='+', help='class names when no --config is given')
     parser.add_argument('--iou-thr', type=float, default=0.5)
-    parser.add_argument('--score-thr', type=float, default=score_thr)
+    parser.add_argument('--score-thr', type=float, default=DEFAULT_SCORE_THR,
+                        help=f'detections counted from this score (default {DEFAULT_SCORE_THR})')
 
 
 def records_from_args(args: argparse.Namespace, with_masks: bool) -> tuple[list, list[str]]:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import cv2
 
-from custom.cli.arguments import KeyValueAction
+from custom.cli.arguments import add_data_arguments, data_options
 from custom.data_tools.browse import browse, contact_sheet
-from custom.engine.runtime import read_config
+from custom.engine.runtime import load_config
 from custom.errors import report_user_errors
 
 
@@ -31,11 +31,9 @@ def main(argv: list[str] | None = None) -> int:
                         help='one contact_sheet.png instead of one PNG each')
     parser.add_argument('--columns', type=int, default=0,
                         help='contact sheet columns (default: about square)')
-    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, help='override config settings')
+    add_data_arguments(parser)
     args = parser.parse_args(argv)
-    cfg = read_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options, **data_options(args))
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     drawn = list(browse(cfg, args.split, args.indices, args.num))

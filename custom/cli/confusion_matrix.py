@@ -18,15 +18,14 @@ from custom.errors import report_user_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    # 0.3 is the score MMDetection's confusion_matrix.py and its visualization hook count a detection from.
-    add_prediction_arguments(parser, score_thr=0.3)
+    add_prediction_arguments(parser)
     parser.add_argument('--kind', nargs='+', default=['bbox'], choices=['bbox', 'segm'])
     args = parser.parse_args(argv)
     records, classes = records_from_args(args, 'segm' in args.kind)
     written = write_confusion_matrices(records, classes, args.kind, args.out_dir, args.iou_thr,
                                        args.score_thr)
     for kind, info in written.items():
-        print(f'{kind}: {info["csv"]} {info["png"]}')
+        print(f'{kind} (IoU >= {args.iou_thr:g}, score >= {args.score_thr:g}): {info["csv"]} {info["png"]}')
     return 0
 
 

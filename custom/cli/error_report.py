@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         write_pr_curves(records, [args.kind], args.iou_thr, classes, args.out_dir)
     summary = report['summary']
     print(
-        f'{summary["images"]} images: TP {summary["tp"]}, FP {summary["fp"]}, FN {summary["fn"]}; '
+        f'{summary["images"]} images, IoU >= {args.iou_thr:g}, score >= {args.score_thr:g}: '
+        f'TP {summary["tp"]}, FP {summary["fp"]}, FN {summary["fn"]}; '
         f'report in {Path(args.out_dir) / "errors.md"}'
     )
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 
 from custom.apis.inference import PyTorchDetector, expand_inputs
-from custom.cli.arguments import KeyValueAction
+from custom.cli.arguments import add_data_arguments, data_options
 from custom.deploy.export import export_onnx
 from custom.deploy.onnx_runtime import OnnxDetector
 from custom.deploy.parity import MAX_SCORE_DIFF, MIN_BOX_IOU, MIN_MASK_IOU, Agreement, agreement
@@ -25,8 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('config', help='config file the checkpoint was trained with')
     parser.add_argument('checkpoint', help='checkpoint file (.pth)')
     parser.add_argument('--out', default='model.onnx', help='ONNX file to write (default: model.onnx)')
-    parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction,
-                        help='override config settings, e.g. model.test_cfg.rcnn.score_thr=0.3')
+    add_data_arguments(parser)  # the config as trained (--classes when training had them)
     parser.add_argument('--verify', nargs='+', metavar='IMAGE',
                         help='then run PyTorch and ONNX Runtime on these images (or folders of images) and '
                              f'check that they agree: box IoU > {MIN_BOX_IOU}, scores within '
@@ -36,7 +35,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def verify(args: argparse.Namespace, model: Path) -> list[tuple[Path, Agreement]]:
     """Both backends on every image of args.verify (CPU), and how well they agree on each."""
-    pytorch = PyTorchDetector(load_config(args.config, args.cfg_options), args.checkpoint, 'cpu')
+    cfg = load_config(args.config, args.cfg_options, **data_options(args))
+    pytorch = PyTorchDetector(cfg, args.checkpoint, 'cpu')
     onnxruntime = OnnxDetector(model)
     results = []
     for path in expand_inputs(args.verify):
@@ -50,7 +50,7 @@ def verify(args: argparse.Namespace, model: Path) -> list[tuple[Path, Agreement]
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out = export_onnx(args.config, args.checkpoint, args.out, args.cfg_options)
+    out = export_onnx(args.config, args.checkpoint, args.out, args.cfg_options, **data_options(args))
     print(f'exported {args.config} + {args.checkpoint} -> {out} ({out.stat().st_size / 2**20:.1f} MiB); '
           f'run it with: python tools/infer.py --backend onnxruntime {out} IMAGE...')
     if not args.verify:

@@ -8,8 +8,11 @@ import argparse
 import sys
 
 from custom.apis.inference import Detector, PyTorchDetector, run_inference
+from custom.cli.arguments import add_data_arguments, data_options
 from custom.deploy.onnx_runtime import OnnxDetector
+from custom.engine.runtime import load_config
 from custom.errors import ConfigError, report_user_errors
+from custom.evaluation.matching import DEFAULT_SCORE_THR
 
 BACKENDS = ('pytorch', 'onnxruntime')
 
@@ -27,10 +30,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='pytorch: MMDetection on CONFIG + CHECKPOINT; onnxruntime: an ONNX file written '
                              'by tools/export_onnx.py, run by ONNX Runtime on the CPU')
     parser.add_argument('--out-dir', default='work_dirs/infer', help='where overlays and results.json go')
-    parser.add_argument('--score-thr', type=float, default=0.3, help='keep detections scoring at least this')
+    parser.add_argument('--score-thr', type=float, default=DEFAULT_SCORE_THR,
+                        help=f'keep detections scoring at least this (default {DEFAULT_SCORE_THR})')
     parser.add_argument('--device', help="pytorch: e.g. 'cuda:0' or 'cpu' (default: GPU when available)")
     parser.add_argument('--threads', type=int,
                         help='onnxruntime: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
+    add_data_arguments(parser)  # pytorch: the config as trained (--classes when training had them)
     return parser.parse_args(argv)
 
 
@@ -46,7 +51,8 @@ def build_detector(args: argparse.Namespace) -> tuple[Detector, list[str], dict]
         if checkpoint.endswith('.onnx'):
             raise ConfigError(f'{checkpoint} is an ONNX model: run it with --backend onnxruntime '
                               f'{checkpoint} INPUT... (no config)')
-        return PyTorchDetector(config, checkpoint, args.device), inputs, {
+        cfg = load_config(config, args.cfg_options, **data_options(args))
+        return PyTorchDetector(cfg, checkpoint, args.device), inputs, {
             'backend': 'pytorch', 'config': config, 'checkpoint': checkpoint}
     model = args.paths[0]
     return OnnxDetector(model, args.threads), inputs, {'backend': 'onnxruntime', 'model': model}

@@ -11,6 +11,7 @@ import sys
 
 from custom.analysis.run_report import write_run_report
 from custom.errors import report_user_errors
+from custom.evaluation.matching import DEFAULT_SCORE_THR
 
 
 @report_user_errors
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument('--split', default='test', choices=['train', 'val', 'test'],
                         help='dataloader of the config the predictions were made on')
     parser.add_argument('--iou-thr', type=float, default=0.5)
-    parser.add_argument('--score-thr', type=float, default=0.3, help='detections counted from this score')
+    parser.add_argument('--score-thr', type=float, default=DEFAULT_SCORE_THR,
+                        help=f'detections counted from this score (default {DEFAULT_SCORE_THR})')
     parser.add_argument('--worst', type=int, default=6, help='number of worst images shown')
     args = parser.parse_args(argv)
     path = write_run_report(args.work_dir, args.config, args.out, args.predictions, args.split, args.iou_thr,

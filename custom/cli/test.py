@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from custom.cli.arguments import add_runner_arguments, parse_runner_args
+from custom.cli.arguments import add_runner_arguments, data_options, parse_runner_args
 from custom.engine.runtime import (
     TEST_LOADERS,
     add_result_dump,
@@ -32,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, **data_options(args))
     apply_test_options(cfg, args.checkpoint, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
     if args.tta:
         apply_tta(cfg)

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from custom.cli.arguments import add_runner_arguments, parse_runner_args
+from custom.cli.arguments import add_runner_arguments, data_options, parse_runner_args
 from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner, load_config
 from custom.errors import report_user_errors
 
@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, **data_options(args))
     apply_train_options(cfg, amp=args.amp, auto_scale_lr=args.auto_scale_lr, resume=args.resume)
     build_runner(cfg, TRAIN_LOADERS).train()
 

@@ -17,14 +17,16 @@ import sys
 
 from custom.cli.arguments import KeyValueAction, add_source_arguments, source_config_from_args
 from custom.data_tools.validation import print_report, validate_config, validate_source
-from custom.engine.runtime import read_config
+from custom.engine.runtime import load_config
 from custom.errors import report_user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Validate a data set (or every data set of a config)')
     add_source_arguments(parser, required=False)
-    parser.add_argument('--config', help='validate every data set this config trains, validates and tests on')
+    parser.add_argument('--config', help='validate every data set this config trains, validates and tests on '
+                                         '(with --classes and --data-root: as tools/train.py would set them)')
+    parser.add_argument('--data-root', help='with --config: the data folder of every dataset of the config')
     parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, help='override config settings')
     parser.add_argument('--errors-only', action='store_true', help='do not print warnings (still counted)')
     args = parser.parse_args(argv)
@@ -37,9 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.config:
-        cfg = read_config(args.config)
-        if args.cfg_options:
-            cfg.merge_from_dict(args.cfg_options)
+        cfg = load_config(args.config, args.cfg_options, data_root=args.data_root, classes=args.classes)
         reports = validate_config(cfg, args.config)
     else:
         reports = [validate_source(source_config_from_args(args), f'{args.source} {args.root}')]

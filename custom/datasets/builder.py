@@ -1,6 +1,7 @@
 """Finding the datasets a config uses (through Concat/Repeat/ClassBalanced wrappers) and building one."""
 
 import copy
+import re
 from collections.abc import Iterator
 
 from mmengine.registry import DefaultScope
@@ -24,6 +25,12 @@ def configured_datasets(cfg, loaders: tuple[str, ...] = LOADERS) -> Iterator[tup
     for loader in loaders:
         if cfg.get(loader) and cfg[loader].get('dataset'):
             yield from iter_dataset_configs(cfg[loader]['dataset'], f'{loader}.dataset')
+
+
+def option_key(where: str) -> str:
+    """A dataset's place in a config as ``configured_datasets`` names it (``train_dataloader.dataset
+    .datasets[1]``) as a ``--cfg-options`` key (``train_dataloader.dataset.datasets.1``)."""
+    return re.sub(r'\[(\d+)\]', r'.\1', where)
 
 
 def build_dataset(dataset_cfg: dict, lazy: bool = False, **overrides):

@@ -163,11 +163,12 @@ def checkpoint_mismatches(model: nn.Module, state_dict: dict[str, Tensor]) -> li
     return problems
 
 
-def load_exportable_model(config: str | Path, checkpoint: str | Path,
-                          cfg_options: dict | None = None) -> tuple[nn.Module, Config]:
+def load_exportable_model(config: str | Path, checkpoint: str | Path, cfg_options: dict | None = None,
+                          **data_options) -> tuple[nn.Module, Config]:
     """The detector as tools/infer.py's PyTorch backend builds it (init_detector), after checking that the
-    model can be exported and the checkpoint fits it; either problem stops here, before anything is traced."""
-    cfg = load_config(config, cfg_options)
+    model can be exported and the checkpoint fits it; either problem stops here, before anything is traced.
+    ``data_options``: --classes and the other data flags, as ``load_config`` takes them."""
+    cfg = load_config(config, cfg_options, **data_options)
     register_all_modules()
     model = MODELS.build(cfg.model)
     problems = unsupported_parts(model, cfg)
@@ -339,10 +340,10 @@ def metadata(model: nn.Module, cfg: Config, resize: dict, config: str | Path, ch
     return items
 
 
-def export_onnx(config: str | Path, checkpoint: str | Path, out: str | Path,
-                cfg_options: dict | None = None) -> Path:
+def export_onnx(config: str | Path, checkpoint: str | Path, out: str | Path, cfg_options: dict | None = None,
+                **data_options) -> Path:
     """Writes the detector of config + checkpoint to `out` (ONNX, opset 16, dynamic height and width)."""
-    model, cfg = load_exportable_model(config, checkpoint, cfg_options)
+    model, cfg = load_exportable_model(config, checkpoint, cfg_options, **data_options)
     resize = pipeline_resize(cfg)
     graph = DetectorGraph(model).eval()
     outputs = list(OUTPUTS if graph.with_mask else OUTPUTS[:3])

@@ -48,7 +48,9 @@ def fetch_checkpoint(url: str, cache_dir: str | Path | None = None, timeout: flo
     except DownloadError as err:
         raise DownloadError(
             f'could not download {url} ({err.reason}).\n'
-            f'Either put the file at {local_path}'
-            + (f' (or in ${CHECKPOINT_DIR_ENV}={override_dir})' if override_dir else '')
-            + ', or set load_from=<local path> (e.g. --cfg-options load_from=/path/to/file.pth), '
-            'or set load_from=None to train from the ImageNet/backbone init.') from err
+            f'Put the file at {local_path}'
+            + (f' (or in ${CHECKPOINT_DIR_ENV}={override_dir})' if override_dir
+               else f' (or in the folder ${CHECKPOINT_DIR_ENV} names)')
+            + ', or pass its path with --cfg-options load_from=/path/to/file.pth. (load_from=None would '
+            'train from random weights: the configs set backbone.init_cfg=None, so no ImageNet backbone is '
+            'loaded either, and a fine-tuning schedule from scratch ends near AP 0.)') from err

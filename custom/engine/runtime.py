@@ -5,14 +5,18 @@ command lines work here; device-specific settings are adapted so the same config
 on a GPU machine and on a CPU-only one.
 """
 
+import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from custom.engine.config_checks import check_config
+from custom.datasets.builder import configured_datasets, step_type
+from custom.engine.cfg_options import check_cfg_options
+from custom.engine.config_checks import check_config, set_num_classes
 from custom.engine.distributed import adapt_distributed_to_cpu, join_cpu_process_group
 from custom.errors import ConfigError, MissingFileError
 
@@ -22,19 +26,52 @@ TEST_LOADERS = ('test_dataloader',)
 
 
 def read_config(config: str | Path) -> Config:
-    """The config file a user named; MissingFileError naming it when there is no such file."""
+    """The config file a user named (MissingFileError naming it when there is none), with the ``data_root``
+    and ``classes`` it sets at its top applied everywhere (``top_level_data``)."""
     if not Path(config).is_file():
         raise MissingFileError(f'{config}: no such config file')
-    return Config.fromfile(str(config))
+    cfg = Config.fromfile(str(config))
+    return apply_data_options(cfg, *top_level_data(cfg, config))
+
+
+def top_level_data(cfg: Config, config: str | Path) -> tuple[str | None, tuple[str, ...] | None]:
+    """The ``data_root`` and ``classes`` a config sets at its top that no dataset of it has (None: nothing to
+    change).
+
+    Every dataset base defines both at its top and uses them in its loaders when the file is read, so a leaf
+    that sets them (a user's config over ``custom::labelme_maskrcnn.py``) would otherwise change nothing. When
+    all datasets share one root (one set of classes), the leaf's value replaces it everywhere, heads included;
+    a config of several sources must set each dataset's own, and gets an error saying so.
+    """
+    datasets = [dataset for _, dataset in configured_datasets(cfg)]
+    found = {'data_root': {dataset.get('data_root') for dataset in datasets},
+             'classes': {tuple((dataset.get('metainfo') or {}).get('classes') or ()) for dataset in datasets}}
+    wanted = {'data_root': cfg.get('data_root'), 'classes': cfg.get('classes')}
+    wanted['classes'] = tuple(wanted['classes']) if wanted['classes'] else None
+    changes = {}
+    for key, value in wanted.items():
+        if value is None or not datasets or value in found[key]:
+            continue
+        if len(found[key]) > 1:
+            raise ConfigError(f'{config}: {key} = {value!r} at the top of the config matches none of its '
+                              f'{len(datasets)} datasets, which have {len(found[key])} different ones: set '
+                              f'each dataset\'s own {key} (or --{key.replace("_", "-")} for all of them)')
+        changes[key] = value
+    return changes.get('data_root'), changes.get('classes')
 
 
 def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,
-                launcher: str = 'none') -> Config:
-    """Reads a config, applies --cfg-options and picks the work_dir (CLI > config > work_dirs/<name>)."""
+                launcher: str = 'none', data_root: str | Path | None = None,
+                classes: Sequence[str] | None = None, img_scale: Sequence[int] | None = None) -> Config:
+    """Reads a config, applies --cfg-options (checked first: ``custom/engine/cfg_options.py``), then
+    --data-root, --classes and --img-scale (``apply_data_options``), and picks the work_dir (CLI > config >
+    work_dirs/<name>)."""
     cfg = read_config(config)
     cfg.launcher = launcher
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
+    apply_data_options(cfg, data_root, classes, img_scale)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -42,6 +79,68 @@ def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: s
     drop_disabled_hooks(cfg)
     adapt_to_device(cfg)
     return cfg
+
+
+def apply_data_options(cfg: Config, data_root: str | Path | None = None, classes: Sequence[str] | None = None,
+                       img_scale: Sequence[int] | None = None) -> Config:
+    """--data-root, --classes and --img-scale, each set everywhere the config uses it, so no loader, head or
+    pipeline is left with the file's value.
+
+    data_root: every dataset of every loader (through Concat/Repeat wrappers). classes: those datasets'
+    metainfo (a palette of another length is dropped; MMDetection draws one) and every head's number of
+    classes (``set_num_classes``). img_scale (width, height): every ``Resize`` step of every pipeline resizes
+    to it; the sizes of other resize steps (``RandomResize`` ranges) shrink or grow by the same factor.
+    """
+    datasets = [dataset for _, dataset in configured_datasets(cfg)]
+    if data_root is not None:
+        root = f'{str(data_root).rstrip("/")}/'
+        for dataset in datasets:
+            dataset['data_root'] = root
+        cfg.data_root = root
+    if classes is not None:
+        classes = tuple(classes)
+        for dataset in datasets:
+            metainfo = dict(dataset.get('metainfo') or {}, classes=classes)
+            if len(metainfo.get('palette') or classes) != len(classes):
+                metainfo.pop('palette')
+            dataset['metainfo'] = metainfo
+        cfg.classes = classes
+        set_num_classes(cfg.model, len(classes))
+    if img_scale is not None:
+        pipelines = [dataset.get('pipeline') or [] for dataset in datasets]
+        pipelines += [cfg.get(name) or [] for name in ('train_pipeline', 'test_pipeline', 'tta_pipeline')]
+        for pipeline in pipelines:
+            resize_pipeline(pipeline, tuple(img_scale))
+        cfg.image_scale = tuple(img_scale)
+    return cfg
+
+
+def resize_pipeline(pipeline: list, size: tuple[int, int]) -> None:
+    """Every ``Resize`` step of ``pipeline`` (and of nested ``TestTimeAug`` lists) resizes to ``size``; the
+    scales of other resize steps are multiplied by the factor that takes the first Resize's size there."""
+    steps = list(_walk_steps(pipeline))
+    resizes = [step for step in steps if step_type(step).split('.')[-1] == 'Resize' and 'scale' in step]
+    factor = max(size) / max(resizes[0]['scale']) if resizes and resizes[0].get('scale') else None
+    for step in steps:
+        if step in resizes:
+            step['scale'] = size
+        elif step_type(step).endswith('Resize') and step.get('scale') and factor:
+            step['scale'] = _scaled(step['scale'], factor)
+
+
+def _walk_steps(pipeline: list):
+    for step in pipeline:
+        if isinstance(step, dict):
+            yield step
+            yield from _walk_steps(step.get('transforms') or [])
+        elif isinstance(step, list):  # TestTimeAug's transforms: a list of lists of steps
+            yield from _walk_steps(step)
+
+
+def _scaled(scale, factor: float):
+    if isinstance(scale, list | tuple) and scale and isinstance(scale[0], list | tuple):
+        return [_scaled(item, factor) for item in scale]
+    return tuple(round(side * factor) for side in scale)
 
 
 def drop_disabled_hooks(cfg: Config) -> None:
@@ -53,13 +152,18 @@ def drop_disabled_hooks(cfg: Config) -> None:
 
 
 def adapt_to_device(cfg: Config) -> None:
-    """Without CUDA: no pinned memory (needs an accelerator), gloo instead of nccl and a CPU DDP wrapper."""
+    """Loader workers at most the machine's cores (a 4-worker config on 2 cores only competes with the model);
+    without CUDA: no pinned memory (needs an accelerator), gloo instead of nccl and a CPU DDP wrapper."""
     adapt_distributed_to_cpu(cfg)
-    if torch.cuda.is_available():
-        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if cfg.get(name):
-            cfg[name]['pin_memory'] = False
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        if loader.get('num_workers', 0) > cores:
+            loader['num_workers'] = cores
+        if not torch.cuda.is_available():
+            loader['pin_memory'] = False
 
 
 def apply_train_options(cfg: Config, amp: bool = False, auto_scale_lr: bool = False,

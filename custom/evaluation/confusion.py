@@ -17,7 +17,7 @@ stays 0.
 
 import numpy as np
 
-from custom.evaluation.matching import ImageRecord, iou_for, match_image
+from custom.evaluation.matching import DEFAULT_SCORE_THR, ImageRecord, iou_for, match_image
 
 BACKGROUND = 'background'
 
@@ -52,7 +52,7 @@ def image_confusion(record: ImageRecord, kind: str, iou_thr: float, score_thr: f
 
 
 def confusion_matrix(records: list[ImageRecord], kind: str, num_classes: int, iou_thr: float = 0.5,
-                     score_thr: float = 0.3) -> np.ndarray:
+                     score_thr: float = DEFAULT_SCORE_THR) -> np.ndarray:
     """Sum of ``image_confusion`` over the images."""
     total = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     for record in records:

@@ -14,6 +14,11 @@ import pycocotools.mask as mask_utils
 
 KINDS = ('bbox', 'segm')
 
+# The score from which the analysis tools (error report, confusion matrix, run report) and tools/infer.py
+# count a detection: MMDetection's confusion_matrix.py and its visualization hook count from 0.3 too. One
+# default, so the tools agree on the same predictions; each prints the threshold it used.
+DEFAULT_SCORE_THR = 0.3
+
 
 @dataclass
 class ImageRecord:

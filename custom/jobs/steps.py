@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mmengine.config import Config
 
-from custom.datasets.builder import configured_datasets
+from custom.datasets.builder import configured_datasets, option_key
 from custom.engine.runtime import latest_checkpoint
 from custom.errors import StepFailedError
 
@@ -43,12 +43,6 @@ def run_step(tool: str, *args: str, log_file: Path | None = None, env: dict[str,
     if returncode:
         reason = failure_line(log_file.read_text(encoding='utf-8', errors='replace'))
         raise StepFailedError(f'`{command}` exited with status {returncode}: {reason} (log: {log_file})')
-
-
-def option_key(where: str) -> str:
-    """A dataset's place in a config as ``configured_datasets`` names it (``train_dataloader.dataset
-    .datasets[1]``) as a ``--cfg-options`` key (``train_dataloader.dataset.datasets.1``)."""
-    return re.sub(r'\[(\d+)\]', r'.\1', where)
 
 
 def data_root_options(cfg: Config, data_root: str | Path) -> list[str]:

@@ -1,9 +1,13 @@
 """ValLossHook and the annotated evaluation pipeline it loads the validation images with."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.hooks import RuntimeInfoHook
+from mmengine.logging import MessageHub
+from mmengine.runner import LogProcessor, Runner
 
 from custom.datasets.pipelines import annotated_eval_pipeline
 from custom.engine.hooks import ValLossHook
@@ -51,3 +55,17 @@ def test_val_loss_comes_after_the_metrics_repeatably_and_leaves_the_train_rng_al
         third = {}
         with_workers.after_val_epoch(runner, third)
         assert third == pytest.approx(second, rel=1e-6)
+
+
+def test_each_round_logs_its_own_val_loss_not_a_mean_over_earlier_rounds():
+    """RuntimeInfoHook stores each round's metrics in the message hub, and mmengine's LogProcessor logs a key
+    with 'loss' in it as the mean of its last 10 values: the hook drops earlier rounds before each one."""
+    runner = SimpleNamespace(message_hub=MessageHub.get_instance('val_loss_rounds'))
+    hook, runtime_info = ValLossHook(), RuntimeInfoHook()
+    for value in (3.0, 1.0):
+        hook.before_val_epoch(runner)
+        stale = LogProcessor()._collect_scalars([], runner, 'val')  # what the round's iteration lines show
+        assert 'val/loss' not in stale
+        runtime_info.after_val_epoch(runner, {'coco/segm_mAP': 0.1, 'val/loss': value})
+        logged = LogProcessor()._collect_scalars([], runner, 'val')  # the round's last line, every backend
+        assert logged['val/loss'] == value

@@ -45,6 +45,15 @@ class ValLossHook(Hook):
         self.seed = seed
         self._loader = None
 
+    def before_val_epoch(self, runner) -> None:
+        """Drops the previous round's losses from the message hub. RuntimeInfoHook keeps every round's
+        metrics there as history, and mmengine's LogProcessor logs a 'loss' key as the mean of its last 10
+        values: without this, a round would log the mean over earlier rounds, and the round's iteration
+        lines would repeat the previous round's value."""
+        scalars = runner.message_hub.log_scalars
+        for key in [key for key in scalars if key.startswith(f'val/{PREFIX}')]:
+            scalars.pop(key)
+
     def after_val_epoch(self, runner, metrics: dict | None = None) -> None:
         if metrics is None:
             return
