@@ -38,6 +38,7 @@ TYPO_CUTOFF = 0.85
 def check_cfg_options(cfg: Any, options: dict[str, Any]) -> None:
     """Raises ConfigError naming the first option that would change nothing, name a misspelt key or give a
     value of another kind than the config holds; ``options`` as parsed by mmengine's DictAction."""
+    cfg = cfg.to_dict() if hasattr(cfg, 'to_dict') else cfg  # mmengine's Config is no dict; its content is
     for key, value in options.items():
         parts = key.split('.')
         if parts[0] not in READ_KEYS:
@@ -48,7 +49,7 @@ def check_cfg_options(cfg: Any, options: dict[str, Any]) -> None:
             if isinstance(node, list | tuple):
                 if not (part.isdigit() and int(part) < len(node)):
                     raise ConfigError(f'--cfg-options {key}: {".".join(parts[:depth])} is a list of '
-                                      f'{len(node)} items, so {part!r} is not one of its indices')
+                                      f'{len(node)} items, so {part} is not one of its indices')
                 node = node[int(part)]
                 continue
             if not isinstance(node, dict) or part not in node:

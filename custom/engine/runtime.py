@@ -109,18 +109,19 @@ def apply_data_options(cfg: Config, data_root: str | Path | None = None, classes
     if img_scale is not None:
         pipelines = [dataset.get('pipeline') or [] for dataset in datasets]
         pipelines += [cfg.get(name) or [] for name in ('train_pipeline', 'test_pipeline', 'tta_pipeline')]
-        for pipeline in pipelines:
-            resize_pipeline(pipeline, tuple(img_scale))
+        resize_steps(pipelines, tuple(img_scale))
         cfg.image_scale = tuple(img_scale)
     return cfg
 
 
-def resize_pipeline(pipeline: list, size: tuple[int, int]) -> None:
-    """Every ``Resize`` step of ``pipeline`` (and of nested ``TestTimeAug`` lists) resizes to ``size``; the
-    scales of other resize steps are multiplied by the factor that takes the first Resize's size there."""
-    steps = list(_walk_steps(pipeline))
-    resizes = [step for step in steps if step_type(step).split('.')[-1] == 'Resize' and 'scale' in step]
-    factor = max(size) / max(resizes[0]['scale']) if resizes and resizes[0].get('scale') else None
+def resize_steps(pipelines: list[list], size: tuple[int, int]) -> None:
+    """Every ``Resize`` step of the pipelines (nested ``TestTimeAug`` lists too) resizes to ``size``; the
+    scales of other resize steps (``RandomResize`` ranges) are multiplied by the factor that takes the first
+    Resize's scale to ``size``."""
+    # By identity: loaders can share one pipeline, and a range must shrink once.
+    steps = list({id(step): step for pipeline in pipelines for step in _walk_steps(pipeline)}.values())
+    resizes = [step for step in steps if step_type(step).split('.')[-1] == 'Resize' and step.get('scale')]
+    factor = max(size) / max(resizes[0]['scale']) if resizes else None
     for step in steps:
         if step in resizes:
             step['scale'] = size
