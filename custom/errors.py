@@ -64,6 +64,12 @@ class StepFailedError(UserError, RuntimeError):
     """A step of a job (a training, test or inference run in its own process) exited with an error."""
 
 
+def shortened(names: list[str], shown: int = 5) -> str:
+    """The first ``shown`` names of a list for a message, and how many more there are."""
+    more = f', ... ({len(names) - shown} more)' if len(names) > shown else ''
+    return ', '.join(names[:shown]) + more
+
+
 # Reported as one clear line; anything else (a bug, a FileNotFoundError from code that opens a path it made
 # itself) keeps its traceback. A path the user gave is checked where it is opened (MissingFileError).
 USER_ERRORS = (UserError,)

@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from custom.cli.arguments import add_runner_arguments, data_options, parse_runner_args
+from custom.engine.checkpoints import check_checkpoint_fits
 from custom.engine.runtime import (
     TEST_LOADERS,
     add_result_dump,
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.tta:
         apply_tta(cfg)
     runner = build_runner(cfg, TEST_LOADERS)
+    check_checkpoint_fits(runner.model, args.checkpoint, args.config)  # mmengine would load it in part
     if args.out:
         add_result_dump(runner, args.out)
     runner.test()

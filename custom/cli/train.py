@@ -4,6 +4,7 @@ import argparse
 import sys
 
 from custom.cli.arguments import add_runner_arguments, data_options, parse_runner_args
+from custom.engine.checkpoints import fine_tuning_summary
 from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner, load_config
 from custom.errors import report_user_errors
 
@@ -25,7 +26,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, **data_options(args))
     apply_train_options(cfg, amp=args.amp, auto_scale_lr=args.auto_scale_lr, resume=args.resume)
-    build_runner(cfg, TRAIN_LOADERS).train()
+    runner = build_runner(cfg, TRAIN_LOADERS)
+    if cfg.get('load_from') and not cfg.get('resume'):
+        summary = fine_tuning_summary(runner.model, cfg.load_from)
+        if summary:
+            runner.logger.warning(summary)
+    runner.train()
 
 
 if __name__ == '__main__':

@@ -16,7 +16,6 @@ what that code needs: classes, the test resize, the mask threshold.
 
 import json
 import math
-import re
 import warnings
 from pathlib import Path
 
@@ -46,9 +45,9 @@ from torch import Tensor, nn
 
 from custom.deploy.onnx_ops import OPSET, RoIAlignOp, batched_nms_keep
 from custom.deploy.onnx_runtime import METADATA_FORMAT
-from custom.engine.checkpoints import load_checkpoint_file
+from custom.engine.checkpoints import check_checkpoint_fits
 from custom.engine.runtime import load_config
-from custom.errors import CheckpointMismatchError, ExportError
+from custom.errors import ExportError, shortened
 from custom.models.fast_mask_rcnn import SeparablePasteMaskHead
 from custom.models.roi_align import SparseRoIAlign, SparseRoIExtractor
 
@@ -59,16 +58,9 @@ OUTPUTS = ('boxes', 'scores', 'labels', 'mask_probs')
 WH_RATIO_CLIP = 16 / 1000
 # Test pipeline steps the ONNX Runtime side reproduces (loading, one resize) or that do nothing at inference.
 PIPELINE_STEPS = {'LoadImageFromFile', 'LoadImageFromNDArray', 'Resize', 'LoadAnnotations', 'PackDetInputs'}
-SHOWN = 5  # names listed in an error message before '... (N more)'
 
 
 # ---------------------------------------------------------------- what can be exported
-
-def shortened(names: list[str]) -> str:
-    """The first few names, and how many more there are."""
-    more = f', ... ({len(names) - SHOWN} more)' if len(names) > SHOWN else ''
-    return ', '.join(names[:SHOWN]) + more
-
 
 def unsupported_parts(model: nn.Module, cfg: Config) -> list[str]:
     """Every part of the model or test pipeline the export cannot reproduce, as 'part (type): reason'."""
@@ -146,23 +138,6 @@ def pipeline_resize(cfg: Config) -> dict:
     raise ExportError('the test pipeline has no Resize step; the exported model needs one for its input size')
 
 
-def checkpoint_mismatches(model: nn.Module, state_dict: dict[str, Tensor]) -> list[str]:
-    """Tensors of the model missing from the checkpoint, in the checkpoint only, or shaped differently."""
-    state_dict = {re.sub(r'^module\.', '', key): value for key, value in state_dict.items()}
-    expected = model.state_dict()
-    reshaped = [f'{key} (checkpoint {tuple(value.shape)}, config {tuple(expected[key].shape)})'
-                for key, value in state_dict.items()
-                if key in expected and value.shape != expected[key].shape]
-    missing = [key for key in expected if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in expected]
-    problems = []
-    for what, keys in (('shaped differently', reshaped), ('missing from the checkpoint', missing),
-                       ('in the checkpoint but not in the model', unexpected)):
-        if keys:
-            problems.append(f'{len(keys)} tensors {what}: {shortened(keys)}')
-    return problems
-
-
 def load_exportable_model(config: str | Path, checkpoint: str | Path, cfg_options: dict | None = None,
                           **data_options) -> tuple[nn.Module, Config]:
     """The detector as tools/infer.py's PyTorch backend builds it (init_detector), after checking that the
@@ -174,10 +149,7 @@ def load_exportable_model(config: str | Path, checkpoint: str | Path, cfg_option
     problems = unsupported_parts(model, cfg)
     if problems:
         raise ExportError(f'{config}: cannot export this model to ONNX:\n  ' + '\n  '.join(problems))
-    loaded = load_checkpoint_file(checkpoint, map_location='cpu')
-    mismatches = checkpoint_mismatches(model, loaded.get('state_dict', loaded))
-    if mismatches:
-        raise CheckpointMismatchError(f'{checkpoint} does not match {config}:\n  ' + '\n  '.join(mismatches))
+    check_checkpoint_fits(model, checkpoint, config)
     return init_detector(cfg, str(checkpoint), device='cpu'), cfg
 
 

@@ -14,6 +14,7 @@ file in the same folder and renames it into place, which is atomic on POSIX file
 import glob
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from mmengine.fileio.io import backend_instances
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from custom.errors import MissingFileError, UnsafeCheckpointError
+from custom.errors import CheckpointMismatchError, MissingFileError, UnsafeCheckpointError, shortened
 
 # Everything an mmengine 0.10 / mmdet 3.x checkpoint (and OpenMMLab's model-zoo files) pickles
 # beyond tensors and builtins: the message hub's HistoryBuffer and the numpy values inside it.
@@ -68,6 +69,56 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | None = Non
             f'allow-list in custom/engine/checkpoints.py ({", ".join(unexpected) or error}). Loading it '
             'could run arbitrary code. If you trust its source, re-save only its tensors (state_dict).'
         ) from error
+
+
+def checkpoint_mismatches(model: torch.nn.Module, state_dict: dict[str, torch.Tensor]) -> list[str]:
+    """Tensors of the model missing from the checkpoint, in the checkpoint only, or shaped differently."""
+    state_dict = {re.sub(r'^module\.', '', key): value for key, value in state_dict.items()}
+    expected = model.state_dict()
+    reshaped = [f'{key} (checkpoint {tuple(value.shape)}, config {tuple(expected[key].shape)})'
+                for key, value in state_dict.items()
+                if key in expected and value.shape != expected[key].shape]
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    problems = []
+    for what, keys in (('shaped differently', reshaped), ('missing from the checkpoint', missing),
+                       ('in the checkpoint but not in the model', unexpected)):
+        if keys:
+            problems.append(f'{len(keys)} tensors {what}: {shortened(keys)}')
+    return problems
+
+
+def check_checkpoint_fits(model: torch.nn.Module, checkpoint: str | os.PathLike,
+                          config: str | os.PathLike) -> None:
+    """Refuses a checkpoint trained for another model or number of classes, which mmengine would load in part
+    (with a warning among hundreds of log lines) and evaluate to AP 0. Names the tensors that differ and,
+    when the checkpoint records them, the classes it was trained for. ``model`` may be wrapped (DDP, TTA)."""
+    model = getattr(model, 'module', model)
+    loaded = load_checkpoint_file(checkpoint, map_location='cpu')
+    mismatches = checkpoint_mismatches(model, loaded.get('state_dict', loaded))
+    if not mismatches:
+        return
+    trained_for = ((loaded.get('meta') or {}).get('dataset_meta') or {}).get('classes')
+    hint = ''
+    if trained_for:
+        hint = (f'\nIt was trained for {len(trained_for)} classes {tuple(trained_for)}: use the config it '
+                f'was trained with, or add --classes {" ".join(trained_for)}.')
+    listed = '\n  '.join(mismatches)
+    raise CheckpointMismatchError(f'{checkpoint} does not match {config}:\n  {listed}{hint}')
+
+
+def fine_tuning_summary(model: torch.nn.Module, load_from: str) -> str | None:
+    """One line naming the tensors of ``load_from`` that a fine-tuning run cannot take (mmengine loads the
+    others and leaves these at their initial values: a COCO head's 81 classes against the data's classes, as
+    intended), or None when every tensor fits."""
+    model = getattr(model, 'module', model)
+    loaded = CheckpointLoader.load_checkpoint(load_from, map_location='cpu')
+    mismatches = checkpoint_mismatches(model, loaded.get('state_dict', loaded))
+    if not mismatches:
+        return None
+    skipped = '; '.join(mismatches)
+    return f'load_from {load_from}: all tensors are loaded but these, which keep their initial values: ' \
+        + skipped
 
 
 def _unexpected_globals(path: str) -> list[str]:

@@ -56,6 +56,22 @@ def test_test_tool_reports_coco_metrics_and_dumps_predictions(trained, tmp_path)
 
 
 @pytest.mark.slow
+def test_test_tool_refuses_a_checkpoint_trained_for_other_classes(trained, tmp_path):
+    """mmengine would load it in part and evaluate to mAP 0 with exit 0; the tool names what differs."""
+    root, work_dir = trained
+    checkpoint = work_dir / 'epoch_1.pth'
+    process = run_tool('test.py', DEMO_CONFIG, str(checkpoint), '--work-dir', str(tmp_path), '--classes',
+                       'pedestrian', 'cyclist', '--cfg-options', *tiny_options(root), check=False)
+    assert process.returncode == 1
+    error = process.stderr[process.stderr.index('error: '):]
+    assert error.startswith(f'error: {checkpoint} does not match {DEMO_CONFIG}:')
+    assert 'roi_head.bbox_head.fc_cls.weight (checkpoint (2, 1024), config (3, 1024))' in error
+    assert "It was trained for 1 classes ('pedestrian',): use the config it was trained with, or add " \
+           '--classes pedestrian.' in error
+    assert 'coco/bbox_mAP' not in process.stdout + process.stderr  # stopped before evaluating
+
+
+@pytest.mark.slow
 def test_infer_tool_writes_overlays_and_json_for_images_folders_and_videos(trained, tmp_path):
     root, work_dir = trained
     images = sorted((root / 'PNGImages').glob('*.png'))
@@ -99,18 +115,24 @@ def test_inference_api_works_in_a_user_script(trained):
 
 @pytest.mark.slow
 def test_load_from_url_is_fetched_and_loaded_through_the_safe_loader(trained, server, tmp_path, monkeypatch):
-    """load_from = an http URL (here a local fake of the model zoo) is fetched, checked and loaded."""
+    """load_from = an http URL (here a local fake of the model zoo) is fetched, checked and loaded in part."""
     root, work_dir = trained
     body = (work_dir / 'epoch_1.pth').read_bytes()
     name = f'mask_rcnn_demo_20260101-{hashlib.sha256(body).hexdigest()[:8]}.pth'
     url = server.serve(f'/zoo/{name}', body)
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     monkeypatch.delenv('MMDET_CHECKPOINT_DIR', raising=False)
-    process = run_tool('train.py', DEMO_CONFIG, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-                       *tiny_options(root), f'load_from={url}')
+    # Fine-tuned for one more class: the class-specific tensors are skipped, and one line names them.
+    process = run_tool('train.py', DEMO_CONFIG, '--work-dir', str(tmp_path / 'work'), '--classes',
+                       'pedestrian', 'cyclist', '--cfg-options', *tiny_options(root), f'load_from={url}')
     assert server.requests == [f'/zoo/{name}']
     assert (tmp_path / 'torch_home/hub/checkpoints' / name).is_file()
-    assert f'Load checkpoint from {url}' in process.stdout + process.stderr
+    output = process.stdout + process.stderr
+    assert f'Load checkpoint from {url}' in output
+    summary = [line for line in output.splitlines() if f'load_from {url}: all tensors are loaded but' in line]
+    assert len(summary) == 1
+    assert 'tensors shaped differently: roi_head.bbox_head.fc_cls.weight (checkpoint (2, 1024), config (3, ' \
+           '1024))' in summary[0]
 
 
 def test_load_from_url_offline_fails_before_training_with_the_ways_out(pennfudan_root, dead_url, tmp_path,
