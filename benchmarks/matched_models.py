@@ -7,7 +7,8 @@ torchvision's weights map one to one onto the project's model (``torchvision_to_
 settled here, on the side that costs nothing:
 
 - class order: torchvision puts background first in its classifier, MMDetection last; torchvision also has box
-  and mask outputs for the background class, which MMDetection does not compute (dropped when mapping);
+  and mask outputs for the background class, which MMDetection does not compute (dropped when mapping); its
+  predicted labels count the background too, and become the project's once, in ``torchvision_detections``;
 - RoIAlign: torchvision's MultiScaleRoIAlign uses ``sampling_ratio=2, aligned=False``; the project model is
   given the same (same cost as MMDetection's ``sampling_ratio=0, aligned=True``);
 - anchors: torchvision rounds its base anchors to whole pixels; it is given MMDetection's (unrounded) ones;
@@ -30,12 +31,16 @@ import copy
 import re
 from collections.abc import Callable
 
+import numpy as np
 import torch
 
 from custom.errors import UserError
+from custom.structures.detections import Detections
+from custom.structures.masks import to_numpy
 
 PROJECT_CONFIG = 'configs/pennfudan_maskrcnn.py'
 NUM_CLASSES = 1  # pedestrian
+MASK_THRESHOLD = 0.5  # mask probability -> pixel, in both models (MMDetection's mask_thr_binary)
 # The project's faster model (configs/_base_/models/fast_mask_rcnn.py) as overrides of the project config.
 FAST_MODEL = {'model.type': 'FastMaskRCNN', 'model.roi_head.mask_head.type': 'SeparablePasteMaskHead',
               'model.roi_head.bbox_roi_extractor.type': 'SparseRoIExtractor',
@@ -63,8 +68,9 @@ class BenchmarkError(UserError, RuntimeError):
     """The benchmark cannot run here (missing torchvision, no images, no CUDA, disagreeing models)."""
 
 
-def require_torchvision():
-    """Imports torchvision or explains how to get an environment that has it."""
+def require_torchvision(tool: str = 'torchvision_speed', instead: str = ''):
+    """Imports torchvision or explains how to get an environment that has it (and what `tool`, a module of
+    benchmarks/, can do `instead` without it)."""
     try:
         import torchvision
         from torchvision.models.detection import MaskRCNN  # noqa: F401
@@ -73,13 +79,15 @@ def require_torchvision():
             f'torchvision cannot be imported here ({type(error).__name__}: {error}). The benchmark compares '
             'against torchvision\'s maskrcnn_resnet50_fpn, so it needs both in one environment: run '
             '`bash benchmarks/setup_env.sh` once, then '
-            '`.venv-bench/bin/python -m benchmarks.torchvision_speed ...` (benchmarks/README.md).'
+            f'`.venv-bench/bin/python -m benchmarks.{tool} ...` (benchmarks/README.md){instead}.'
         ) from error
     return torchvision
 
 
-def project_model_config(config: str = PROJECT_CONFIG, overrides: dict | None = None):
-    """The model section of the project's config at the settings torchvision uses (module docstring)."""
+def project_model_config(config: str = PROJECT_CONFIG, overrides: dict | None = None,
+                         match_torchvision: bool = True):
+    """The model section of the project's config with random weights, at the settings torchvision uses
+    (module docstring) unless match_torchvision is False (then at the config's own)."""
     from mmengine.config import Config
 
     cfg = Config.fromfile(config)
@@ -87,6 +95,8 @@ def project_model_config(config: str = PROJECT_CONFIG, overrides: dict | None = 
         cfg.merge_from_dict(overrides)
     model = copy.deepcopy(cfg.model)
     model.backbone.init_cfg = None  # random weights: nothing downloaded
+    if not match_torchvision:
+        return model
     model.backbone.norm_cfg.requires_grad = False  # frozen BatchNorm: torchvision's FrozenBatchNorm2d
     for extractor in (model.roi_head.bbox_roi_extractor, model.roi_head.mask_roi_extractor):
         extractor.roi_layer.update(sampling_ratio=2, aligned=False)
@@ -95,19 +105,19 @@ def project_model_config(config: str = PROJECT_CONFIG, overrides: dict | None = 
     model.train_cfg.rcnn.sampler.update(num=512, pos_fraction=0.25)
     model.test_cfg.rpn.update(nms_pre=1000, max_per_img=1000, nms=rpn_nms)
     model.test_cfg.rcnn.update(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100,
-                               mask_thr_binary=0.5)
+                               mask_thr_binary=MASK_THRESHOLD)
     return model
 
 
-def build_project_model(device: str = 'cpu', config: str = PROJECT_CONFIG,
-                        overrides: dict | None = None) -> torch.nn.Module:
+def build_project_model(device: str = 'cpu', config: str = PROJECT_CONFIG, overrides: dict | None = None,
+                        match_torchvision: bool = True) -> torch.nn.Module:
     from mmdet.registry import MODELS
     from mmdet.utils import register_all_modules
 
     import custom  # noqa: F401  (the project's registered modules)
 
     register_all_modules(init_default_scope=False)
-    return MODELS.build(project_model_config(config, overrides)).to(device)
+    return MODELS.build(project_model_config(config, overrides, match_torchvision)).to(device)
 
 
 def build_torchvision_model(device: str = 'cpu') -> torch.nn.Module:
@@ -125,6 +135,15 @@ def build_torchvision_model(device: str = 'cpu') -> torch.nn.Module:
                      box_batch_size_per_image=512, box_score_thresh=0.05, box_detections_per_img=100)
     model.transform.resize = lambda image, target=None: (image, target)  # images come at the benchmark size
     return model.to(device)
+
+
+def torchvision_detections(output: dict[str, torch.Tensor]) -> Detections:
+    """One image's output of torchvision's Mask R-CNN as the project's Detections: labels shifted to the
+    project's (torchvision's label 0 is the background), mask probabilities (N, 1, H, W) thresholded."""
+    return Detections(to_numpy(output['boxes']).astype(np.float32, copy=False),
+                      to_numpy(output['scores']).astype(np.float32, copy=False),
+                      to_numpy(output['labels'] - 1).astype(np.int64, copy=False),
+                      to_numpy(output['masks'][:, 0] > MASK_THRESHOLD))
 
 
 @torch.no_grad()

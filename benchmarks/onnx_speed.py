@@ -1,15 +1,18 @@
 """Inference latency of this project's Mask R-CNN in ONNX Runtime, PyTorch eager and torchvision side by side.
 
-Run it in the benchmark environment (benchmarks/README.md), from the repo root:
+All three need the benchmark environment (benchmarks/README.md); from the repo root:
     .venv-bench/bin/python -m benchmarks.onnx_speed --data-root ../shared/data/PennFudanPed \
         --images 4 --size 512x384 --warmup 2 --iters 5 --threads 2
+The project's own two (PyTorch eager and ONNX Runtime) also run in the project's .venv, without torchvision:
+    .venv/bin/python -m benchmarks.onnx_speed --skip-torchvision --data-root ../shared/data/PennFudanPed ...
 
-One process times the three back to back on the same images, one image at a time, with the same thread count:
-- PyTorch eager: configs/pennfudan_maskrcnn.py's model (random weights, as in torchvision_speed.py), from the
-  data preprocessor to masks pasted into the image;
+One process times them back to back on the same images, one image at a time, with the same thread count:
+- PyTorch eager: configs/pennfudan_maskrcnn.py's model at the config's own settings (random weights), from the
+  data preprocessor to masks pasted into the image, as the project's Detections;
 - ONNX Runtime: the same weights exported by custom/deploy/export.py, run by custom/deploy/onnx_runtime.py
   from the BGR image to pasted masks (resize, graph, box scaling, numpy mask pasting), and the graph alone;
-- torchvision: maskrcnn_resnet50_fpn with the settings torchvision_speed.py matches to the project's model.
+- torchvision: maskrcnn_resnet50_fpn with the settings torchvision_speed.py matches to the project's model
+  (its own random weights), to thresholded masks as the project's Detections.
 The images are resized to --size first and the test resize is set to that size, so no backend resizes.
 Random weights keep every backend at its 100-detection cap, the worst case for the mask head.
 """
@@ -20,28 +23,32 @@ import platform
 import statistics
 import sys
 import tempfile
+import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import onnxruntime
 import torch
 from mmengine.config import Config
 
-from benchmarks.torchvision_speed import (
+from benchmarks.matched_models import (
     PROJECT_CONFIG,
-    Sample,
     build_project_model,
     build_torchvision_model,
+    require_torchvision,
+)
+from benchmarks.torchvision_speed import (
+    PROJECT,
+    TORCHVISION,
+    Sample,
+    Side,
     load_samples,
     parse_size,
-    project_batch,
-    project_predict,
-    require_torchvision,
-    time_calls,
-    torchvision_batch,
-    torchvision_model_input_size,
-    torchvision_predict,
+    project_side,
+    torchvision_side,
 )
 from custom.deploy.export import export_onnx
 from custom.deploy.onnx_runtime import OnnxDetector
@@ -68,11 +75,25 @@ def export_same_weights(model: torch.nn.Module, size: tuple[int, int], folder: P
                        {'test_dataloader.dataset.pipeline': pipeline})
 
 
-def time_per_image(name: str, predict, inputs: list, warmup: int, iters: int) -> Latency:
-    """Median over `iters` passes (after `warmup`) of one pass over all inputs, one at a time, per input."""
-    seconds, counts = time_calls(lambda: sum(predict(item) for item in inputs), warmup, iters, 'cpu')
+def time_per_image(name: str, predict: Callable[[Any], int], inputs: list, warmup: int,
+                   iters: int) -> Latency:
+    """Median over `iters` passes (after `warmup`) of one pass over all inputs, one at a time, per input;
+    predict(input) returns the number of detections."""
+    for _ in range(warmup):
+        for item in inputs:
+            predict(item)
+    seconds, counts = [], []
+    for _ in range(iters):
+        start = time.perf_counter()
+        counts.append(sum(predict(item) for item in inputs))
+        seconds.append(time.perf_counter() - start)
     count = len(inputs)
     return Latency(name, statistics.median(seconds) * 1000 / count, statistics.mean(counts) / count)
+
+
+def detections_of(side: Side) -> int:
+    """One image through one model, to the project's Detections; their number."""
+    return len(side.predict_detections()[0])
 
 
 def format_report(latencies: list[Latency], setup: str) -> str:
@@ -85,7 +106,12 @@ def format_report(latencies: list[Latency], setup: str) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        epilog='PyTorch eager and ONNX Runtime run in the project\'s .venv; the torchvision column needs '
+               'torchvision beside mmdet, in .venv-bench (bash benchmarks/setup_env.sh, see '
+               'benchmarks/README.md). Without torchvision, pass --skip-torchvision; otherwise the tool '
+               'stops with an error.')
     parser.add_argument('--data-root', default='data/PennFudanPed',
                         help='a Penn-Fudan-layout folder (PNGImages/, PedMasks/) to read the images from')
     parser.add_argument('--images', type=int, default=4, help='images timed one by one in each pass')
@@ -94,22 +120,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--iters', type=int, default=5, help='timed passes (medians are reported)')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads of torch and ONNX Runtime')
     parser.add_argument('--skip-torchvision', action='store_true',
-                        help='time only ONNX Runtime and PyTorch eager when torchvision cannot be imported')
-    return parser.parse_args(argv)
+                        help='time only the project\'s PyTorch eager and ONNX Runtime: runs without '
+                             'torchvision (in the project\'s .venv)')
+    args = parser.parse_args(argv)
+    if args.size is None:
+        parser.error('--size native: the export needs one input size; give WIDTHxHEIGHT')
+    return args
 
 
 def time_project(samples: list[Sample], size: tuple[int, int], warmup: int, iters: int,
                  threads: int) -> list[Latency]:
     """PyTorch eager, then ONNX Runtime with the same weights (whole detector, then the graph alone)."""
     torch.manual_seed(0)
-    model = build_project_model('cpu').eval()
+    model = build_project_model('cpu', match_torchvision=False).eval()
     with tempfile.TemporaryDirectory() as folder:
         detector = OnnxDetector(export_same_weights(model, size, Path(folder)), threads)
     input_name = detector.session.get_inputs()[0].name
     images = [sample.image for sample in samples]
     with torch.no_grad():
-        eager = time_per_image('PyTorch eager (mmdet)', lambda batch: project_predict(model, batch),
-                               [project_batch([sample]) for sample in samples], warmup, iters)
+        eager = time_per_image('PyTorch eager (mmdet)', detections_of,
+                               [project_side(PROJECT, model, [sample], 'cpu') for sample in samples],
+                               warmup, iters)
     return [eager,
             time_per_image('ONNX Runtime (image to pasted masks)', lambda image: len(detector(image)), images,
                            warmup, iters),
@@ -118,24 +149,26 @@ def time_project(samples: list[Sample], size: tuple[int, int], warmup: int, iter
                            warmup, iters)]
 
 
-def time_torchvision(samples: list[Sample], size: tuple[int, int], warmup: int, iters: int) -> Latency:
+def time_torchvision(samples: list[Sample], warmup: int, iters: int) -> Latency:
+    """torchvision's model at the matched settings, without resizing (matched_models.py)."""
     model = build_torchvision_model('cpu').eval()
-    torchvision_model_input_size(model, size)
     with torch.no_grad():
-        return time_per_image('torchvision maskrcnn_r50_fpn', lambda batch: torchvision_predict(model, batch),
-                              [torchvision_batch([sample], 'cpu') for sample in samples], warmup, iters)
+        return time_per_image(TORCHVISION, detections_of,
+                              [torchvision_side(model, [sample], 'cpu') for sample in samples], warmup, iters)
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    torchvision = None if args.skip_torchvision else require_torchvision()  # fail before anything slow
+    # Fail before anything slow.
+    torchvision = None if args.skip_torchvision else require_torchvision(
+        'onnx_speed', instead='; or pass --skip-torchvision to time only PyTorch eager and ONNX Runtime here')
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore')
     samples = load_samples(args.data_root, args.images, args.size)
     latencies = time_project(samples, args.size, args.warmup, args.iters, args.threads)
     if torchvision is not None:
-        latencies.append(time_torchvision(samples, args.size, args.warmup, args.iters))
+        latencies.append(time_torchvision(samples, args.warmup, args.iters))
     load = ', '.join(f'{value:.2f}' for value in os.getloadavg())
     versions = (f'torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, '
                 f'torchvision {torchvision.__version__ if torchvision else "not run"}')

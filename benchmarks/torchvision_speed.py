@@ -10,8 +10,9 @@ each at its own with --size native), the same ground truth, batch, device and th
 settings: frozen BatchNorm and stem + layer1 frozen, RPN 2000 per level before NMS and 1000 after in training,
 1000/1000 at test time, 512 sampled RoIs per image, score threshold 0.05, at most 100 detections per image.
 
-Before any timing, the two models' predictions on the batch are compared (detection counts, boxes matched
-at IoU >= 0.9, score differences, mask IoU); if they differ, nothing is timed. Then the models alternate
+Before any timing, the two models' predictions on the batch, as the project's Detections, are compared by the
+export's parity check (custom/deploy/parity.py: detection counts, boxes matched at IoU >= 0.9, score
+differences, mask IoU); if they differ, nothing is timed. Then the models alternate
 call by call (a load change on a shared machine hits both), `--repeats` times `--warmup` untimed +
 `--iters` timed calls per mode; reported: the median of each repeat's median and their spread, the ratios,
 the per-stage breakdown (benchmarks/stages.py), each model's GFLOP per step (torch's FLOP counter) and the
@@ -42,9 +43,12 @@ from benchmarks.matched_models import (
     build_project_model,
     matched_models,
     require_torchvision,
+    torchvision_detections,
 )
 from benchmarks.stages import STAGES, StageTimer, instrument_project, instrument_torchvision
+from custom.deploy.parity import Agreement, agreement
 from custom.errors import report_user_errors
+from custom.structures.detections import Detections
 
 
 @dataclass
@@ -131,23 +135,19 @@ SHORT_NAMES = {PROJECT: 'project', PROJECT_FAST: 'fast', TORCHVISION: 'torchvisi
 
 
 @dataclass
-class Detections:
-    """One image's predictions: boxes (N, 4) x1y1x2y2, scores (N,), masks (N, H, W) bool."""
-
-    boxes: torch.Tensor
-    scores: torch.Tensor
-    masks: torch.Tensor
-
-
-@dataclass
 class Side:
-    """One model of the comparison: how it trains one step and predicts one batch."""
+    """One model of the comparison: how it trains one step and predicts one batch (the timed calls), and what
+    its predictions are as the project's Detections (untimed: on a GPU that copies the masks to the host)."""
 
     name: str
     model: torch.nn.Module
     loss: Callable[[], torch.Tensor]
-    predict: Callable[[], list[Detections]]
+    predict: Callable[[], list]
+    detections: Callable[[list], list[Detections]]
     instrument: Callable[[StageTimer, torch.nn.Module], None]
+
+    def predict_detections(self) -> list[Detections]:
+        return self.detections(self.predict())
 
 
 def project_side(name: str, model, batch: list[Sample], device: str) -> Side:
@@ -159,69 +159,42 @@ def project_side(name: str, model, batch: list[Sample], device: str) -> Side:
 
     def predict():
         inputs = model.data_preprocessor(copy.copy(data), training=False)
-        results = model.predict(inputs['inputs'], inputs['data_samples'], rescale=True)
-        return [Detections(r.pred_instances.bboxes, r.pred_instances.scores, r.pred_instances.masks.bool())
-                for r in results]
+        return model.predict(inputs['inputs'], inputs['data_samples'], rescale=True)
 
-    return Side(name, model.to(device), loss, predict, instrument_project)
+    return Side(name, model.to(device), loss, predict,
+                lambda results: [Detections.from_instances(result.pred_instances) for result in results],
+                instrument_project)
 
 
 def torchvision_side(model, batch: list[Sample], device: str) -> Side:
     images, targets = torchvision_batch(batch, device)
-
-    def predict():
-        return [Detections(output['boxes'], output['scores'], output['masks'][:, 0] > 0.5)
-                for output in model(images)]
-
-    return Side(TORCHVISION, model.to(device),
-                lambda: sum(model(images, targets).values()), predict, instrument_torchvision)
+    return Side(TORCHVISION, model.to(device), lambda: sum(model(images, targets).values()),
+                lambda: model(images), lambda outputs: [torchvision_detections(out) for out in outputs],
+                instrument_torchvision)
 
 
 # ---------------------------------------------------------------- agreement of the predictions
 
-@dataclass
-class Agreement:
-    detections: tuple[int, int]  # (project, torchvision) over the batch
-    matched: int  # pairs with box IoU >= 0.9, greedily by torchvision's score order
-    max_score_difference: float
-    mean_mask_iou: float
-
-    @property
-    def ok(self) -> bool:
-        ours, theirs = self.detections
-        # Mask IoU 0.75: pasting differs by design (matched_models.py); boxes and scores must agree.
-        return (ours == theirs and self.matched >= 0.95 * theirs and self.max_score_difference < 1e-3
-                and self.mean_mask_iou >= 0.75)
-
-    def __str__(self) -> str:
-        return (f'{self.detections[0]} vs {self.detections[1]} detections, {self.matched} matched at box IoU '
-                f'>= 0.9, max score difference {self.max_score_difference:.2g}, mean mask IoU of matched '
-                f'{self.mean_mask_iou:.3f}')
+# Before any timing the models must predict the same over the batch: as many detections, at least 95% of them
+# paired at box IoU >= 0.9 with scores within 1e-3, and a mean mask IoU of those pairs of at least 0.75, not
+# more: pasting differs by design (matched_models.py), random masks differ along every cell edge.
+PAIR_BOX_IOU, MIN_PAIRED, MAX_SCORE_DIFF, MIN_MEAN_MASK_IOU = 0.9, 0.95, 1e-3, 0.75
 
 
-def compare_detections(ours: list[Detections], theirs: list[Detections]) -> Agreement:
-    """Matches each of torchvision's detections (highest score first) to the best unmatched of ours."""
-    from mmdet.structures.bbox import bbox_overlaps
-
-    matched, score_differences, mask_ious = 0, [0.0], []
-    for mine, other in zip(ours, theirs, strict=True):
-        overlaps = bbox_overlaps(other.boxes.float().cpu(), mine.boxes.float().cpu())
-        taken = torch.zeros(len(mine.boxes), dtype=torch.bool)
-        for index in other.scores.argsort(descending=True).tolist():
-            if not len(mine.boxes):
-                break
-            candidates = overlaps[index].masked_fill(taken, -1.0)
-            best = int(candidates.argmax())
-            if candidates[best] < 0.9:
-                continue
-            taken[best] = True
-            matched += 1
-            score_differences.append(abs(float(mine.scores[best]) - float(other.scores[index])))
-            a, b = mine.masks[best].cpu(), other.masks[index].cpu()
-            union = int((a | b).sum())
-            mask_ious.append(int((a & b).sum()) / union if union else 1.0)
-    return Agreement((sum(len(d.boxes) for d in ours), sum(len(d.boxes) for d in theirs)), matched,
-                     max(score_differences), statistics.mean(mask_ious) if mask_ious else 0.0)
+def check_agreement(name: str, ours: list[Detections], theirs: list[Detections]) -> str:
+    """How the project model `name`'s detections compare with torchvision's (custom/deploy/parity.py pairs
+    them); raises BenchmarkError when they do not agree as above."""
+    result = Agreement.combined([agreement(mine, other) for mine, other in zip(ours, theirs, strict=True)])
+    paired = result.paired(PAIR_BOX_IOU)
+    max_score_diff = float(result.score_diffs[paired].max(initial=0.0))
+    mean_mask_iou = float(result.mask_ious[paired].mean()) if paired.any() else 0.0
+    summary = (f'{result.expected} vs {result.actual} detections, {paired.sum()} matched at box IoU >= '
+               f'{PAIR_BOX_IOU}, max score difference {max_score_diff:.2g}, mean mask IoU of matched '
+               f'{mean_mask_iou:.3f}')
+    if not (result.expected == result.actual and paired.sum() >= MIN_PAIRED * result.actual
+            and max_score_diff < MAX_SCORE_DIFF and mean_mask_iou >= MIN_MEAN_MASK_IOU):
+        raise BenchmarkError(f'{name} and torchvision do not predict the same: {summary}; no timing reported')
+    return summary
 
 
 # ---------------------------------------------------------------- timing
@@ -488,13 +461,10 @@ def main(argv: list[str] | None = None) -> None:
     for side in sides:
         side.model.eval()
     with torch.no_grad():
-        predictions = [side.predict() for side in sides]
+        predictions = [side.predict_detections() for side in sides]
     for side, prediction in zip(sides[:-1], predictions, strict=False):
-        agreement = compare_detections(prediction, predictions[-1])
-        print(f'agreement of {side.name} with torchvision before timing: {agreement}', flush=True)
-        if not agreement.ok:
-            raise BenchmarkError(f'{side.name} and torchvision do not predict the same: {agreement}; '
-                                 'no timing reported')
+        summary = check_agreement(side.name, prediction, predictions[-1])
+        print(f'agreement of {side.name} with torchvision before timing: {summary}', flush=True)
     timings = time_side_by_side(sides, args.warmup, args.iters, args.repeats, args.amp, args.device)
     print('\n' + format_report(sides, timings, len(batch), dense_gflops_per_second(args.device)))
     if args.loader_iters > 0:

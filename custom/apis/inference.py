@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from custom.errors import DataError, MissingFileError
 from custom.structures.detections import Detections
-from custom.structures.masks import mask_to_rle, to_numpy
+from custom.structures.masks import mask_to_rle
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -65,10 +65,7 @@ class PyTorchDetector:
 
     def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
         pred = inference_detector(self.model, image).pred_instances
-        pred = pred[pred.scores >= score_thr].cpu()
-        masks = to_numpy(pred.masks).astype(bool) if 'masks' in pred else None
-        return Detections(to_numpy(pred.bboxes).astype(np.float32), to_numpy(pred.scores),
-                          to_numpy(pred.labels).astype(np.int64), masks)
+        return Detections.from_instances(pred[pred.scores >= score_thr].cpu())
 
 
 def class_name(classes: tuple[str, ...], label: int) -> str:

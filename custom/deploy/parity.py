@@ -1,4 +1,5 @@
-"""How closely an exported model's detections follow PyTorch's on the same image."""
+"""How closely one backend's detections follow another's on the same image: an exported model against
+PyTorch (tools/export_onnx.py --verify), and the benchmarks' models against torchvision's."""
 
 from dataclasses import dataclass
 
@@ -12,39 +13,72 @@ from custom.structures.masks import mask_to_rle
 MIN_BOX_IOU, MAX_SCORE_DIFF, MIN_MASK_IOU = 0.99, 1e-3, 0.98
 
 
-@dataclass
+@dataclass(repr=False)
 class Agreement:
-    """One image: detection counts of both backends and the worst matched pair (perfect values when empty)."""
+    """Detection counts of both backends and, for each expected detection and its partner, the box IoU (0 for
+    a detection left without its own partner), the score difference and the mask IoU (1 without masks).
+
+    The worst values (``min_box_iou``, ...) are perfect when there is nothing to pair; ``paired`` picks the
+    pairs that overlap enough, for checks that tolerate a few missing partners (benchmarks/)."""
 
     expected: int
     actual: int
-    min_box_iou: float = 1.0
-    max_score_diff: float = 0.0
-    min_mask_iou: float = 1.0
+    box_ious: np.ndarray
+    score_diffs: np.ndarray
+    mask_ious: np.ndarray
+
+    @classmethod
+    def combined(cls, agreements: list['Agreement']) -> 'Agreement':
+        """Several images' agreements as one: counts added, pairs concatenated."""
+        return cls(sum(a.expected for a in agreements), sum(a.actual for a in agreements),
+                   *(np.concatenate([getattr(a, name) for a in agreements] or [np.zeros(0)])
+                     for name in ('box_ious', 'score_diffs', 'mask_ious')))
+
+    @property
+    def min_box_iou(self) -> float:
+        # Without pairs: perfect when both are empty, 0 when one backend found what the other did not.
+        return float(self.box_ious.min()) if len(self.box_ious) else float(self.expected == self.actual)
+
+    @property
+    def max_score_diff(self) -> float:
+        return float(self.score_diffs.max(initial=0.0))
+
+    @property
+    def min_mask_iou(self) -> float:
+        return float(self.mask_ious.min(initial=1.0))
+
+    def paired(self, min_box_iou: float) -> np.ndarray:
+        """(expected,) bool: the detections paired with their own partner at a box IoU of at least this."""
+        return self.box_ious >= min_box_iou
 
     @property
     def ok(self) -> bool:
         return (self.expected == self.actual and self.min_box_iou > MIN_BOX_IOU
                 and self.max_score_diff < MAX_SCORE_DIFF and self.min_mask_iou > MIN_MASK_IOU)
 
+    def __repr__(self) -> str:
+        return (f'Agreement(expected={self.expected}, actual={self.actual}, min_box_iou={self.min_box_iou}, '
+                f'max_score_diff={self.max_score_diff}, min_mask_iou={self.min_mask_iou})')
+
 
 def agreement(expected: Detections, actual: Detections) -> Agreement:
-    """Pairs each expected detection with the actual one of the same label it overlaps most; a detection left
-    without its own partner (two sharing one, or counts that differ) shows as a box IoU of 0."""
-    result = Agreement(len(expected), len(actual))
-    if not len(expected) or not len(actual):
-        result.min_box_iou = float(len(expected) == len(actual))
-        return result
+    """Pairs each expected detection with the actual one of the same label it overlaps most; of several
+    sharing one partner, the one overlapping it most keeps it and the others show a box IoU of 0."""
+    count = len(expected)
+    if not count or not len(actual):
+        return Agreement(count, len(actual), np.zeros(count), np.zeros(count), np.ones(count))
     ious = box_iou(expected.bboxes, actual.bboxes)
     ious[expected.labels[:, None] != actual.labels[None, :]] = 0
     match = ious.argmax(axis=1)
-    paired = ious[np.arange(len(match)), match]
-    result.min_box_iou = float(paired.min()) if len(set(match)) == len(match) else 0.0
-    result.max_score_diff = float(np.abs(expected.scores - actual.scores[match]).max())
+    box_ious = ious[np.arange(count), match]
+    for partner in np.unique(match):
+        sharing = np.flatnonzero(match == partner)
+        box_ious[sharing[sharing != sharing[box_ious[sharing].argmax()]]] = 0.0
+    score_diffs = np.abs(expected.scores - actual.scores[match]).astype(np.float64)
+    mask_ious = np.ones(count)
     if expected.masks is not None and actual.masks is not None:
-        result.min_mask_iou = min(pair_mask_iou(expected.masks[i], actual.masks[j])
-                                  for i, j in enumerate(match))
-    return result
+        mask_ious = np.array([pair_mask_iou(expected.masks[i], actual.masks[j]) for i, j in enumerate(match)])
+    return Agreement(count, len(actual), box_ious, score_diffs, mask_ious)
 
 
 def pair_mask_iou(expected: np.ndarray, actual: np.ndarray) -> float:

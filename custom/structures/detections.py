@@ -1,8 +1,11 @@
 """One image's detections as numpy arrays: what every inference backend returns and overlays and JSON read."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from custom.structures.masks import to_numpy
 
 
 @dataclass
@@ -17,3 +20,11 @@ class Detections:
 
     def __len__(self) -> int:
         return len(self.scores)
+
+    @classmethod
+    def from_instances(cls, pred: Any) -> 'Detections':
+        """From MMDetection's ``pred_instances`` (an InstanceData of tensors, on any device)."""
+        masks = to_numpy(pred.masks).astype(bool, copy=False) if 'masks' in pred else None
+        return cls(to_numpy(pred.bboxes).astype(np.float32, copy=False),
+                   to_numpy(pred.scores).astype(np.float32, copy=False),
+                   to_numpy(pred.labels).astype(np.int64, copy=False), masks)

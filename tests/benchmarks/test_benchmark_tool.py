@@ -1,5 +1,5 @@
 """The torchvision benchmark's parts that run without torchvision: the clear failure, the inputs, the stage
-timer and the agreement check."""
+timer, torchvision's output as the project's Detections and the agreement check."""
 
 import sys
 
@@ -60,17 +60,50 @@ def test_stage_timer_books_nested_calls_to_their_own_stage_and_the_rest_to_other
     assert 'outer' not in vars(part) and 'inner' not in vars(part)  # the class's methods again
 
 
-def test_agreement_check_matches_equal_detections_and_rejects_moved_boxes():
+def two_pedestrians(scores=(0.9, 0.6), shift=(0.0, 0.0)):
+    """Project-side Detections of two pedestrians in a 40x40 image, as the models' InstanceData holds them;
+    `shift` moves each box (not its mask) right."""
     import torch
+    from mmengine.structures import InstanceData
 
-    from benchmarks.torchvision_speed import Detections, compare_detections
+    from custom.structures.detections import Detections
 
     masks = torch.zeros(2, 40, 40, dtype=torch.bool)
     masks[0, 5:20, 5:15] = masks[1, 20:35, 22:30] = True
     boxes = torch.tensor([[5.0, 5.0, 15.0, 20.0], [22.0, 20.0, 30.0, 35.0]])
-    ours = Detections(boxes, torch.tensor([0.9, 0.6]), masks)
-    same = compare_detections([ours], [Detections(boxes + 0.1, torch.tensor([0.9, 0.6]), masks)])
-    assert same.ok and same.matched == 2 and same.mean_mask_iou == 1.0
-    shift = torch.tensor([[0.0, 0.0, 0.0, 0.0], [6.0, 0.0, 6.0, 0.0]])  # the second box moves 6 px right
-    moved = compare_detections([ours], [Detections(boxes + shift, torch.tensor([0.9, 0.6]), masks)])
-    assert moved.matched == 1 and not moved.ok
+    boxes[:, [0, 2]] += torch.tensor(shift)[:, None]
+    return Detections.from_instances(InstanceData(bboxes=boxes, scores=torch.tensor(scores),
+                                                  labels=torch.zeros(2, dtype=torch.long), masks=masks))
+
+
+def test_agreement_check_matches_equal_detections_and_rejects_moved_boxes_and_scores():
+    from benchmarks.torchvision_speed import check_agreement
+    from custom.structures.detections import Detections
+
+    ours = two_pedestrians()
+    assert check_agreement('project', [ours], [ours]) == ('2 vs 2 detections, 2 matched at box IoU >= 0.9, '
+                                                          'max score difference 0, mean mask IoU of matched '
+                                                          '1.000')
+    with pytest.raises(BenchmarkError, match='1 matched at box IoU'):  # the second box moves 6 px right
+        check_agreement('project', [ours], [two_pedestrians(shift=(0.0, 6.0))])
+    with pytest.raises(BenchmarkError, match='max score difference 0.002'):
+        check_agreement('project', [ours], [two_pedestrians(scores=(0.9, 0.602))])
+    one = Detections(ours.bboxes[:1], ours.scores[:1], ours.labels[:1], ours.masks[:1])
+    with pytest.raises(BenchmarkError, match='4 vs 3 detections'):  # counted over the batch
+        check_agreement('project', [ours, ours], [ours, one])
+
+
+def test_torchvision_output_becomes_the_projects_detections_with_the_background_label_left_out():
+    import torch
+
+    from benchmarks.matched_models import torchvision_detections
+    from benchmarks.torchvision_speed import check_agreement
+
+    ours = two_pedestrians()
+    probabilities = torch.from_numpy(ours.masks).float()[:, None] * 0.4 + 0.3  # 0.7 inside, 0.3 outside
+    output = dict(boxes=torch.from_numpy(ours.bboxes), scores=torch.from_numpy(ours.scores),
+                  labels=torch.ones(2, dtype=torch.int64), masks=probabilities)  # label 1: pedestrian
+    theirs = torchvision_detections(output)
+    assert theirs.labels.tolist() == [0, 0] and theirs.masks.dtype == bool
+    assert (theirs.masks == ours.masks).all()
+    assert '2 matched' in check_agreement('project', [ours], [theirs])  # same labels: paired

@@ -18,7 +18,7 @@ from custom.cli import export_onnx, infer
 from custom.deploy.export import export_onnx as export_model
 from custom.deploy.export import unsupported_parts
 from custom.deploy.onnx_runtime import OnnxDetector, paste_masks, resize_like_test_pipeline
-from custom.deploy.parity import agreement
+from custom.deploy.parity import Agreement, agreement
 from custom.engine.runtime import load_config
 from custom.errors import DataError
 from custom.evaluation.matching import mask_iou
@@ -87,6 +87,20 @@ def test_parity_needs_the_same_detections_within_the_tolerances():
     empty[1] = False  # a box thinner than a pixel: both backends paste nothing
     assert agreement(expected, Detections(boxes, expected.scores, expected.labels, empty)).min_mask_iou == 0.0
     assert agreement(*[Detections(boxes, expected.scores, expected.labels, empty)] * 2).ok
+
+
+def test_parity_pairs_each_detection_with_its_own_partner_and_adds_up_images():
+    boxes = np.array([[10, 10, 50, 90], [12, 10, 52, 90], [60, 20, 90, 70]], np.float32)
+    expected = Detections(boxes, np.array([0.9, 0.8, 0.6], np.float32), np.zeros(3, np.int64))
+    # The first two share one partner: the one overlapping it most keeps it, the other is left without.
+    actual = Detections(boxes[[0, 2]], np.array([0.9, 0.6], np.float32), np.zeros(2, np.int64))
+    result = agreement(expected, actual)
+    assert result.box_ious.tolist() == [1.0, 0.0, 1.0] and result.paired(0.9).tolist() == [True, False, True]
+    assert result.score_diffs[result.paired(0.9)].max() == 0.0 and result.min_mask_iou == 1.0  # no masks
+    assert repr(result).startswith('Agreement(expected=3, actual=2, min_box_iou=0.0, max_score_diff=')
+    both = Agreement.combined([result, agreement(expected, expected)])
+    assert (both.expected, both.actual, len(both.box_ious)) == (6, 5, 6) and both.min_box_iou == 0.0
+    assert not both.ok and Agreement.combined([agreement(expected, expected)] * 2).ok
 
 
 @pytest.mark.slow
