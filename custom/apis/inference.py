@@ -17,6 +17,7 @@ from mmdet.apis import inference_detector, init_detector
 from mmengine.config import Config
 from tqdm import tqdm
 
+from custom.engine.checkpoints import check_checkpoint_fits
 from custom.errors import DataError, MissingFileError
 from custom.structures.detections import Detections
 from custom.structures.masks import mask_to_rle
@@ -61,6 +62,9 @@ class PyTorchDetector:
                  device: str | None = None) -> None:
         self.model = init_detector(config, None if checkpoint is None else str(checkpoint),
                                    device=device or default_device())
+        if checkpoint is not None:  # init_detector loads one of other classes in part, with a warning
+            name = config.filename if isinstance(config, Config) else config
+            check_checkpoint_fits(self.model, checkpoint, name or 'the config')
         self.classes = tuple(self.model.dataset_meta.get('classes', ()))
 
     def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:

@@ -56,7 +56,7 @@ def test_test_tool_reports_coco_metrics_and_dumps_predictions(trained, tmp_path)
 
 
 @pytest.mark.slow
-def test_test_tool_refuses_a_checkpoint_trained_for_other_classes(trained, tmp_path):
+def test_test_and_infer_tools_refuse_a_checkpoint_trained_for_other_classes(trained, tmp_path):
     """mmengine would load it in part and evaluate to mAP 0 with exit 0; the tool names what differs."""
     root, work_dir = trained
     checkpoint = work_dir / 'epoch_1.pth'
@@ -69,6 +69,10 @@ def test_test_tool_refuses_a_checkpoint_trained_for_other_classes(trained, tmp_p
     assert "It was trained for 1 classes ('pedestrian',): use the config it was trained with, or add " \
            '--classes pedestrian.' in error
     assert 'coco/bbox_mAP' not in process.stdout + process.stderr  # stopped before evaluating
+    process = run_tool('infer.py', DEMO_CONFIG, str(checkpoint), str(next(root.glob('PNGImages/*.png'))),
+                       '--out-dir', str(tmp_path / 'infer'), '--classes', 'pedestrian', 'cyclist', check=False)
+    assert process.returncode == 1 and f'error: {checkpoint} does not match {DEMO_CONFIG}' in process.stderr
+    assert not (tmp_path / 'infer' / 'results.json').exists()
 
 
 @pytest.mark.slow
