@@ -69,8 +69,9 @@ def test_test_and_infer_tools_refuse_a_checkpoint_trained_for_other_classes(trai
     assert "It was trained for 1 classes ('pedestrian',): use the config it was trained with, or add " \
            '--classes pedestrian.' in error
     assert 'coco/bbox_mAP' not in process.stdout + process.stderr  # stopped before evaluating
-    process = run_tool('infer.py', DEMO_CONFIG, str(checkpoint), str(next(root.glob('PNGImages/*.png'))),
-                       '--out-dir', str(tmp_path / 'infer'), '--classes', 'pedestrian', 'cyclist', check=False)
+    image = next(root.glob('PNGImages/*.png'))
+    process = run_tool('infer.py', DEMO_CONFIG, str(checkpoint), str(image), '--out-dir', str(tmp_path / 'infer'),
+                       '--classes', 'pedestrian', 'cyclist', check=False)
     assert process.returncode == 1 and f'error: {checkpoint} does not match {DEMO_CONFIG}' in process.stderr
     assert not (tmp_path / 'infer' / 'results.json').exists()
 
