@@ -70,8 +70,8 @@ def test_test_and_infer_tools_refuse_a_checkpoint_trained_for_other_classes(trai
            '--classes pedestrian.' in error
     assert 'coco/bbox_mAP' not in process.stdout + process.stderr  # stopped before evaluating
     image = next(root.glob('PNGImages/*.png'))
-    process = run_tool('infer.py', DEMO_CONFIG, str(checkpoint), str(image), '--out-dir', str(tmp_path / 'infer'),
-                       '--classes', 'pedestrian', 'cyclist', check=False)
+    process = run_tool('infer.py', DEMO_CONFIG, str(checkpoint), str(image), '--out-dir',
+                       str(tmp_path / 'infer'), '--classes', 'pedestrian', 'cyclist', check=False)
     assert process.returncode == 1 and f'error: {checkpoint} does not match {DEMO_CONFIG}' in process.stderr
     assert not (tmp_path / 'infer' / 'results.json').exists()
 
