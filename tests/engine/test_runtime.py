@@ -15,7 +15,7 @@ from custom.engine.runtime import (
 from custom.errors import ConfigError, DataError, report_user_errors
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
-KITTI = 'configs/kitti_faster_rcnn.py'
+KITTI = 'configs/kitti_fasterrcnn.py'
 
 
 def test_work_dir_comes_from_the_flag_else_the_config_name():
