@@ -1,12 +1,5 @@
 # Faster R-CNN R50-FPN fine-tuned from COCO on VOC-style XML boxes (boxes only).
-_base_ = [
-    'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
-    './_base_/datasets/voc_xml_boxes.py',
-    './_base_/schedules/finetune_12e.py',
-    './_base_/default_runtime.py',
-]
+_base_ = ['./_base_/models/faster-rcnn_r50_fpn.py', './_base_/datasets/voc_xml_boxes.py',
+          './_base_/schedules/finetune_12e.py']
 
-load_from = ('https://download.openmmlab.com/mmdetection/v2.0/faster_rcnn/faster_rcnn_r50_fpn_1x_coco/'
-             'faster_rcnn_r50_fpn_1x_coco_20200130-047c8118.pth')
-model = dict(backbone=dict(init_cfg=None),  # load_from holds every weight
-             roi_head=dict(bbox_head=dict(num_classes=len(_base_.classes))))
+model = dict(roi_head=dict(bbox_head=dict(num_classes=len(_base_.classes))))
