@@ -21,7 +21,7 @@ CONFIGS = sorted(path.name for path in (REPO / 'configs').glob('*.py'))
 # sources in tests/datasets/test_mixed_sources.py, the json sources in tests/datasets/test_json_sources.py,
 # the CPU demo in the tool tests (tests/tools/test_tools.py and others).
 TRAINED_ELSEWHERE = {'mixed_pedestrian_maskrcnn.py', 'pennfudan_demo_cpu.py', 'coco_json_maskrcnn.py',
-                     'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py'}
+                     'coco_json_fasterrcnn.py', 'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py'}
 
 # The MMDetection config whose model and COCO checkpoint each fine-tuning config takes.
 MMDET_CONFIG = {
@@ -41,6 +41,7 @@ MMDET_CONFIG = {
     'via_balloon_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'voc_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'kitti_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'coco_json_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'kitti_retinanet.py': 'retinanet/retinanet_r50_fpn_1x_coco.py',
     'kitti_rtmdet_tiny.py': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
     'voc_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
