@@ -1,16 +1,9 @@
 # Mask2Former R50 (instance segmentation) fine-tuned from COCO on Penn-Fudan pedestrians.
-_base_ = [
-    './_base_/models/mask2former_r50.py',
-    './_base_/datasets/pennfudan.py',
-    './_base_/schedules/finetune_adamw_12e.py',
-    './_base_/default_runtime.py',
-]
+_base_ = ['./_base_/models/mask2former_r50.py', './_base_/datasets/pennfudan.py',
+          './_base_/schedules/finetune_adamw_12e.py']
 
-load_from = ('https://download.openmmlab.com/mmdetection/v3.0/mask2former/mask2former_r50_8xb2-lsj-50e_coco/'
-             'mask2former_r50_8xb2-lsj-50e_coco_20220506_191028-41b088b6.pth')
 num_classes = len(_base_.classes)
 model = dict(
-    backbone=dict(init_cfg=None),  # load_from holds every weight
     # class_weight: one per class, then 0.1 for 'no object' (as MMDetection's config).
     panoptic_head=dict(num_things_classes=num_classes,
                        loss_cls=dict(class_weight=[1.0] * num_classes + [0.1])),

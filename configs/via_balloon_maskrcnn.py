@@ -1,14 +1,7 @@
 # Mask R-CNN R50-FPN fine-tuned from COCO on VIA region exports in the layout of MMDetection's balloon
 # tutorial.
-_base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    './_base_/datasets/via.py',
-    './_base_/schedules/finetune_12e.py',
-    './_base_/default_runtime.py',
-]
+_base_ = ['./_base_/models/mask-rcnn_r50_fpn.py', './_base_/datasets/via.py',
+          './_base_/schedules/finetune_12e.py']
 
-load_from = ('https://download.openmmlab.com/mmdetection/v2.0/mask_rcnn/mask_rcnn_r50_fpn_1x_coco/'
-             'mask_rcnn_r50_fpn_1x_coco_20200205-d4b0c5d6.pth')
 num_classes = len(_base_.classes)
-model = dict(backbone=dict(init_cfg=None),  # load_from holds the whole model: no ImageNet backbone to fetch
-             roi_head=dict(bbox_head=dict(num_classes=num_classes), mask_head=dict(num_classes=num_classes)))
+model = dict(roi_head=dict(bbox_head=dict(num_classes=num_classes), mask_head=dict(num_classes=num_classes)))

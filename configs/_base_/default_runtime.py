@@ -1,5 +1,8 @@
 # What every run of this project logs and keeps, on top of MMDetection's runtime (hooks, logging, env).
 _base_ = 'mmdet::_base_/default_runtime.py'
+# The model bases (_base_/models/) inherit this file rather than stand beside it in a config's _base_ list:
+# they set load_from (their COCO checkpoint), which MMDetection's runtime sets too (None), and mmengine
+# refuses a key that two bases of one list set.
 custom_imports = dict(imports=['custom'], allow_failed_imports=False)
 
 # save_best='auto' keeps the checkpoint that is best in the first metric the evaluator reports: the dataset

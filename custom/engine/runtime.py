@@ -223,7 +223,7 @@ def apply_tta(cfg: Config) -> Config:
     """--tta: wrap the model in DetTTAModel and test on original + flipped images, boxes merged by NMS."""
     if cfg.model.get('roi_head', {}).get('mask_head'):
         raise ConfigError('--tta: MMDetection 3.3\'s DetTTAModel merges boxes only and refuses masks; '
-                          'use it with box-only configs such as configs/kitti_faster_rcnn.py')
+                          'use it with box-only configs such as configs/kitti_fasterrcnn.py')
     cfg.setdefault('tta_model', dict(type='DetTTAModel',
                                      tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
     if 'tta_pipeline' not in cfg:

@@ -22,7 +22,7 @@ def test_kitti_dontcare_region_is_hatched_grey_and_the_pedestrian_boxed_on_the_r
     (tmp_path / 'ImageSets').mkdir()
     (tmp_path / 'ImageSets' / 'val.txt').write_text('000000\n')
     out_dir = tmp_path / 'browse'
-    assert main([str(REPO / 'configs' / 'kitti_faster_rcnn.py'), '--split', 'val', '--out-dir', str(out_dir),
+    assert main([str(REPO / 'configs' / 'kitti_fasterrcnn.py'), '--split', 'val', '--out-dir', str(out_dir),
                  '--cfg-options', f'val_dataloader.dataset.data_root={tmp_path}/',
                  f'train_dataloader.dataset.data_root={tmp_path}/']) == 0
     drawn = cv2.imread(str(out_dir / '000000.png'))

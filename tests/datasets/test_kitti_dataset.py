@@ -147,12 +147,12 @@ def test_unreadable_image_raises_data_error_naming_the_image(tmp_path):
         build(tmp_path)
 
 
-def test_kitti_faster_rcnn_config_builds_its_datasets_on_synthetic_data(tmp_path):
+def test_kitti_fasterrcnn_config_builds_its_datasets_on_synthetic_data(tmp_path):
     make_kitti(tmp_path / 'training')
     (tmp_path / 'ImageSets').mkdir()
     (tmp_path / 'ImageSets' / 'train.txt').write_text('000000\n000001\n')
     (tmp_path / 'ImageSets' / 'val.txt').write_text('000002\n')
-    cfg = Config.fromfile(REPO / 'configs' / 'kitti_faster_rcnn.py')
+    cfg = Config.fromfile(REPO / 'configs' / 'kitti_fasterrcnn.py')
     assert cfg.custom_imports == dict(imports=['custom'], allow_failed_imports=False)
     assert cfg.model.roi_head.bbox_head.num_classes == len(cfg.metainfo['classes']) == 3
     assert cfg.val_evaluator.ann_file is None and cfg.val_evaluator.metric == ['bbox']

@@ -332,13 +332,13 @@ def test_corrupt_mask_png_raises_data_error_naming_the_png(tmp_path, damage):
         build(tmp_path, with_mask=True)
 
 
-def test_voc_mask_rcnn_config_builds_its_datasets_on_synthetic_data(tmp_path):
+def test_voc_maskrcnn_config_builds_its_datasets_on_synthetic_data(tmp_path):
     make_voc_with_masks(tmp_path)
     split = tmp_path / 'ImageSets' / 'Segmentation'
     split.mkdir(parents=True)
     for name in ('train', 'val'):
         (split / f'{name}.txt').write_text('2008_000001\n2008_000002\n')
-    cfg = Config.fromfile(REPO / 'configs' / 'voc_mask_rcnn.py')
+    cfg = Config.fromfile(REPO / 'configs' / 'voc_maskrcnn.py')
     assert cfg.custom_imports == dict(imports=['custom'], allow_failed_imports=False)
     assert cfg.model.roi_head.bbox_head.num_classes == cfg.model.roi_head.mask_head.num_classes == 1
     assert cfg.val_evaluator.ann_file is None and cfg.val_evaluator.type == 'PerClassCocoMetric'

@@ -191,8 +191,8 @@ def test_every_shipped_config_passes_the_export_checks_or_is_refused_naming_the_
 
 @pytest.mark.slow
 def test_faster_rcnn_without_a_mask_head_exports_and_matches_pytorch(tmp_path):
-    """configs/kitti_faster_rcnn.py (three classes, boxes only), random weights, at the demo's test size."""
-    config = 'configs/kitti_faster_rcnn.py'
+    """configs/kitti_fasterrcnn.py (three classes, boxes only), random weights, at the demo's test size."""
+    config = 'configs/kitti_fasterrcnn.py'
     pipeline = [dict(step, scale=(160, 128)) if step['type'] == 'Resize' else step
                 for step in load_config(config).test_dataloader.dataset.pipeline]
     options = {'test_dataloader.dataset.pipeline': pipeline, 'model.backbone.init_cfg': None}

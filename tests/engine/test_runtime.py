@@ -16,7 +16,7 @@ from custom.errors import ConfigError, DataError, MissingFileError, report_user_
 from tests.helpers.tool_runs import run_tool
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
-KITTI = 'configs/kitti_faster_rcnn.py'
+KITTI = 'configs/kitti_fasterrcnn.py'
 
 
 def test_work_dir_comes_from_the_flag_else_the_config_name():

@@ -4,12 +4,23 @@
 import pytest
 import torch
 from mmdet.models.roi_heads.mask_heads import FCNMaskHead
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 
 from custom.models import SeparablePasteMaskHead
-from tests.helpers import REAL_PENNFUDAN
+from tests.helpers import REAL_PENNFUDAN, REPO
 
 PENNFUDAN = REAL_PENNFUDAN
+
+
+def test_its_base_in_place_of_the_mask_rcnn_base_gives_the_fast_model_with_the_same_checkpoint(tmp_path):
+    plain_path = REPO / 'configs' / 'pennfudan_maskrcnn.py'
+    fast_path = tmp_path / 'pennfudan_fast_maskrcnn.py'
+    fast_path.write_text(plain_path.read_text().replace("'./_base_/", f"'{REPO}/configs/_base_/")
+                         .replace('/models/mask-rcnn_r50_fpn.py', '/models/fast_mask_rcnn.py'))
+    plain, fast = Config.fromfile(plain_path), Config.fromfile(fast_path)
+    assert fast.model.type == 'FastMaskRCNN'
+    assert fast.model.roi_head.mask_head.type == 'SeparablePasteMaskHead'
+    assert fast.load_from == plain.load_from and fast.model.roi_head.mask_head.num_classes == 1
 
 
 def test_separable_pasting_gives_mmdetections_masks_and_rescales_the_boxes_in_place_as_it_does():

@@ -1,6 +1,8 @@
-"""Every config in configs/: MMDetection's model and COCO checkpoint with only what must differ, and one
-training iteration plus one validation pass on tiny synthetic data on the CPU, from random weights."""
+"""Every config in configs/: MMDetection's model and COCO checkpoint with only what must differ, both from its
+one model base, and one training iteration plus one validation pass on tiny synthetic data on the CPU, from
+random weights."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -19,7 +21,7 @@ CONFIGS = sorted(path.name for path in (REPO / 'configs').glob('*.py'))
 # sources in tests/datasets/test_mixed_sources.py, the json sources in tests/datasets/test_json_sources.py,
 # the CPU demo in the tool tests (tests/tools/test_tools.py and others).
 TRAINED_ELSEWHERE = {'mixed_pedestrian_maskrcnn.py', 'pennfudan_demo_cpu.py', 'coco_json_maskrcnn.py',
-                     'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py'}
+                     'coco_json_fasterrcnn.py', 'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py'}
 
 # The MMDetection config whose model and COCO checkpoint each fine-tuning config takes.
 MMDET_CONFIG = {
@@ -37,14 +39,19 @@ MMDET_CONFIG = {
     'coco_json_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'labelme_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'via_balloon_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    'voc_mask_rcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
-    'kitti_faster_rcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'voc_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'kitti_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'coco_json_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'kitti_retinanet.py': 'retinanet/retinanet_r50_fpn_1x_coco.py',
     'kitti_rtmdet_tiny.py': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
-    'voc_faster_rcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
+    'voc_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'voc_retinanet.py': 'retinanet/retinanet_r50_fpn_1x_coco.py',
     'voc_rtmdet_tiny.py': 'rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
 }
+MODEL_BASES = REPO / 'configs' / '_base_' / 'models'
+# Configs that change the checkpoint of the config they are built on: the multi-scale variant takes
+# MMDetection's multi-scale (3x) checkpoint, the CPU demo trains from scratch.
+OWN_CHECKPOINT = {'pennfudan_maskrcnn_ms.py', 'pennfudan_demo_cpu.py'}
 # What a fine-tuning config may change in MMDetection's model: its classes, the ImageNet initialisation and
 # how a batch is padded.
 MAY_DIFFER = re.compile(r'(num_classes|num_things_classes|class_weight|init_cfg|pad_size_divisor|pad_mask)$')
@@ -62,6 +69,26 @@ KEEP_ALL = {'score_thr': 0.0, 'min_bbox_size': -1, 'mask_thr': 0.0, 'filter_thr'
 
 def load(name: str) -> Config:
     return Config.fromfile(REPO / 'configs' / name)
+
+
+def assigned(path: Path) -> dict[str, ast.expr]:
+    """The names a config file assigns at its top level (not what it inherits), with their expressions."""
+    return {target.id: node.value for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
+            for target in node.targets if isinstance(target, ast.Name)}
+
+
+def model_base(path: Path) -> Path:
+    """The one model base (configs/_base_/models/) a config is built on, directly or through the config it
+    changes; MMDetection's own files (mmdet::) are left out."""
+    listed = ast.literal_eval(assigned(path)['_base_'])
+    bases = [(path.parent / name).resolve() for name in ([listed] if isinstance(listed, str) else listed)
+             if '::' not in name]
+    models = [base for base in bases if base.parent == MODEL_BASES]
+    if models:
+        [found] = models
+        return found
+    [changed] = bases  # a config that changes another config has it as its one base
+    return model_base(changed)
 
 
 def differences(ours: object, theirs: object, path: str = '') -> list[str]:
@@ -90,6 +117,15 @@ def pretrained_inits(node: object) -> list[str]:
 def test_every_fine_tuning_config_is_listed_with_the_mmdetection_config_it_comes_from():
     fine_tuned = {name for name in CONFIGS if load(name).get('load_from')}
     assert fine_tuned == set(MMDET_CONFIG)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_checkpoint_and_model_come_from_one_model_base_and_only_the_classes_are_the_configs(name):
+    path = REPO / 'configs' / name
+    base = Config.fromfile(model_base(path))
+    assert ('load_from' in assigned(path)) == (name in OWN_CHECKPOINT)
+    if name not in OWN_CHECKPOINT:
+        assert load(name).load_from == base.load_from
 
 
 @pytest.mark.parametrize('name', sorted(MMDET_CONFIG))
