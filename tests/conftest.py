@@ -22,6 +22,21 @@ def pennfudan_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def dataset_builds(monkeypatch) -> list[str]:
+    """The type name of every project dataset built while the test runs, in order."""
+    from custom.datasets.base import ProjectDataset
+
+    built, init = [], ProjectDataset.__init__
+
+    def counting_init(self, *args, **kwargs) -> None:
+        built.append(type(self).__name__)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProjectDataset, '__init__', counting_init)
+    return built
+
+
+@pytest.fixture
 def mmdet_scope():
     """Resolve pipeline types (LoadAnnotations, ...) in MMDetection's registry, like the runner does; a module
     uses it with ``pytestmark = pytest.mark.usefixtures('mmdet_scope')``."""

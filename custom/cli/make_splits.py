@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from custom.cli.arguments import add_source_arguments, source_config_from_args
-from custom.data_tools.splitting import source_stems, write_splits
+from custom.data_tools.splitting import source_images, write_splits
 from custom.datasets.pennfudan import DEFAULT_SPLIT
 from custom.datasets.splits import counts_from_fraction
 from custom.errors import report_user_errors
@@ -41,16 +41,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    dataset_cfg = source_config_from_args(args)
+    images = source_images(source_config_from_args(args))
     n_train, n_val = args.train, args.val
     if n_train is None:
         if args.val_fraction is None and args.source == 'pennfudan':
             n_train, n_val = DEFAULT_SPLIT['n_train'], DEFAULT_SPLIT['n_val']
         else:
-            stems, _ = source_stems(dataset_cfg)
-            n_train, n_val = counts_from_fraction(len(stems), args.val_fraction or DEFAULT_VAL_FRACTION)
+            fraction = args.val_fraction or DEFAULT_VAL_FRACTION
+            n_train, n_val = counts_from_fraction(len(images.stems), fraction)
     out_dir = args.out_dir or Path(args.root) / 'splits'
-    written = write_splits(dataset_cfg, out_dir, n_train=n_train, n_val=n_val, seed=args.seed)
+    written = write_splits(images, out_dir, n_train=n_train, n_val=n_val, seed=args.seed)
     for name, path in written.items():
         count = len(path.read_text(encoding='utf-8').split())
         print(f'wrote {path} ({count} {name} images, seed {args.seed})')

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from custom.data_tools.splitting import write_splits
+from custom.data_tools.splitting import source_images, write_splits
 from custom.datasets.pennfudan import (
     LAYOUT,
     SPLIT_DIR,
@@ -220,6 +220,6 @@ def generate_demo_dataset(out_dir: str | Path, n_images: int = 40, size: tuple[i
         encoding='utf-8', newline='\n')
     splits = None
     if n_val is not None:
-        splits = write_splits(pennfudan_source(root), root / SPLIT_DIR, n_train=n_images - n_val,
-                              n_val=n_val, seed=seed)
+        splits = write_splits(source_images(pennfudan_source(root)), root / SPLIT_DIR,
+                              n_train=n_images - n_val, n_val=n_val, seed=seed)
     return DemoDatasetSummary(root, n_images, n_instances, splits)

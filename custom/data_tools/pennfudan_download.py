@@ -6,7 +6,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from custom.data_tools.splitting import write_splits
+from custom.data_tools.splitting import source_images, write_splits
 from custom.datasets.pennfudan import DEFAULT_SPLIT, LAYOUT, MASK_SUFFIX, SPLIT_DIR, pennfudan_source
 from custom.download import download_file
 from custom.errors import ChecksumError, DataError, DownloadError
@@ -126,6 +126,6 @@ def prepare_pennfudan(root: Path = DEFAULT_ROOT, zip_path: Path | None = None, u
     if not rewrite_splits and (splits / 'train.txt').is_file() and (splits / 'val.txt').is_file():
         print(f'keeping the existing splits in {splits} (ask for --train/--val/--seed to rewrite them)')
         return root
-    write_splits(pennfudan_source(root), splits, n_train=n_train, n_val=n_val, seed=seed)
+    write_splits(source_images(pennfudan_source(root)), splits, n_train=n_train, n_val=n_val, seed=seed)
     print(f'wrote splits: {n_train} train / {n_val} val (seed {seed}) under {root}')
     return root

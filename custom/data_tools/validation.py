@@ -1,8 +1,9 @@
 """Dataset validation: every problem of every image of a source (or of every dataset a config uses).
 
-The checks are the datasets' own (``image_keys()`` + ``parse_image()``, see custom/datasets/base.py), so
-training fails at load on the first problem with the very message the validator prints. The validator also
-decodes every image fully and adds warnings for what training tolerates:
+The checks are the datasets' own: loading stops at the first error of the dataset's parse loop
+(``parse_images()``, custom/datasets/base.py) and the validator walks the same loop to the end, so training
+fails at load on the first problem with the very message the validator prints. The validator also decodes
+every image fully and adds warnings for what training tolerates:
 
 errors    unreadable or corrupt image, missing mask/label/image file, annotation/mask instance count mismatch,
           boxes that are empty or outside the image, polygons under 3 points or covering no pixel, malformed
@@ -25,10 +26,9 @@ from typing import TextIO
 
 from mmdet.datasets import CocoDataset
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 
 from custom.datasets.base import ParsedImage, ProjectDataset, check_image_file, duplicate_id_errors, trainable
-from custom.datasets.builder import build_dataset, configured_datasets, load_annotations_step
+from custom.datasets.builder import build_dataset, configured_datasets, dataset_class, load_annotations_step
 from custom.datasets.coco_json import CocoJsonDataset
 from custom.engine.config_checks import CHECKS
 from custom.errors import ConfigError, DataError
@@ -70,19 +70,17 @@ def validate_dataset(dataset, name: str) -> SourceReport:
         return _validate_loaded(dataset, report)
     dataset.check_images = 'decode'
     try:
-        keys = dataset.image_keys()
+        images = dataset.parse_images()
     except (DataError, ValueError, TypeError, OSError) as err:
         report.add('error', err)
         return report
     classes = tuple(dataset.metainfo['classes'])
     report.targets = Counter(dict.fromkeys(classes, 0))
     infos = []
-    for key in keys:
+    for key, parsed in images:
         report.images += 1
-        try:
-            parsed = dataset.parse_image(key)
-        except DataError as err:
-            report.add('error', err)
+        if isinstance(parsed, DataError):
+            report.add('error', parsed)
             continue
         infos.append(parsed.info)
         report.targets.update(classes[inst['bbox_label']] for inst in trainable(parsed.info['instances']))
@@ -165,17 +163,10 @@ def validate_config(cfg: Config, config_path: str) -> list[SourceReport]:
         if identity in seen:
             continue  # val and test usually share their dataset
         seen.append(identity)
-        if not (isinstance(dataset_cfg.get('type'), str) and _is_registered(dataset_cfg['type'])):
+        if not (isinstance(dataset_cfg.get('type'), str) and dataset_class(dataset_cfg)):
             continue  # reported by check_dataset_types
         reports.append(validate_source(dataset_cfg, f'{where} ({dataset_cfg["type"]})'))
     return reports
-
-
-def _is_registered(type_name: str) -> bool:
-    from mmdet.registry import DATASETS
-
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        return DATASETS.get(type_name) is not None
 
 
 def print_report(reports: list[SourceReport], out: TextIO, show_warnings: bool = True) -> int:

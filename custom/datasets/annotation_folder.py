@@ -20,6 +20,10 @@ class AnnotationFolderDataset(ProjectDataset):
     def prepare(self) -> None:
         super().prepare()
         self._images: dict[str, Path] = index_images(self.data_prefix['img'])
+        self.check_ann_dir()
+
+    def check_ann_dir(self) -> None:
+        """DataError when the annotation folder does not exist."""
         if not self.ann_dir.is_dir():
             raise DataError(self.ann_dir, f'{self.ANN_FOLDER} folder not found '
                                           '(check data_root and data_prefix ann=...)')

@@ -4,9 +4,13 @@ A source is a list of image keys (a stem, an annotation file, an entry of a json
 ``parse_image(key) -> ParsedImage`` that raises ``DataError`` at the image's first problem. The base class
 turns that into MMDetection's middle format: it picks the keys (every image, or those a split file lists),
 parses them, rejects duplicate image ids, counts what it skipped in one warning, filters training images and
-keeps ignored instances out of every per-class statistic. The validator (custom/data_tools/validation.py)
-calls the same ``image_keys()`` and ``parse_image()`` but notes each error and goes on, so training and the
-validator report the same problems in the same words.
+keeps ignored instances out of every per-class statistic. ``parse_images()`` is the one parse loop: loading
+stops at its first error, the validator (custom/data_tools/validation.py) walks it to the end and notes each
+error, so training and the validator report the same problems in the same words.
+
+The classes a config leaves out come from the source (``default_classes``), and the kind of masks a source
+gives from ``MASK_TYPE``/``rle_masks`` (custom/engine/config_checks.py asks it through
+custom/datasets/builder.py).
 
 Ignore rule: an instance with ``ignore_flag=1`` (a crowd region, a ``difficult`` object, KITTI's DontCare)
 is neither a target nor background, and never counts as a class (``get_cat_ids``, the validator's per-class
@@ -17,7 +21,7 @@ that belongs to no class (DontCare, labelme's ``__ignore__``) is one ignored cop
 
 import logging
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,8 +135,8 @@ class ProjectDataset(BaseDetDataset):
     # their annotation json, take split_file instead (custom/datasets/annotation_json.py).
     SPLIT_ARG = 'ann_file'
     IGNORED_HINT = ''  # why a source's instances may all be ignored, appended to that warning and error
-    # The masks the source gives: 'rle', 'polygon', or 'json' (as its json file has them); a pipeline with
-    # LoadAnnotations(poly2mask=False) ignores RLE masks (custom/engine/config_checks.py refuses that).
+    # The masks the source gives: 'rle' or 'polygon'; a source whose files hold either kind (a COCO json)
+    # overrides ``rle_masks``.
     MASK_TYPE = 'rle'
 
     def __init__(self, *args, data_prefix: dict | None = None, class_map: dict | None = None,
@@ -163,8 +167,16 @@ class ProjectDataset(BaseDetDataset):
         """The name a split file lists for ``key`` (the inverse of ``key_for_stem``)."""
         return Path(str(key)).stem
 
+    @classmethod
+    def rle_masks(cls, dataset_cfg: dict) -> str | None:
+        """Why a config entry of this class gives RLE masks (None: polygons only). A pipeline with
+        ``LoadAnnotations(poly2mask=False)`` turns RLE masks into ignored instances, which
+        custom/engine/config_checks.py refuses."""
+        return f'{cls.__name__} gives RLE masks' if cls.MASK_TYPE == 'rle' else None
+
     def default_classes(self) -> tuple[str, ...]:
-        """The classes when the config names none (a source whose files list them: COCO's categories)."""
+        """The classes when the config names none, from the source's files (COCO's categories, the labels
+        labelme and VIA files use); () when the source cannot tell."""
         return ()
 
     def prepare(self) -> None:
@@ -224,10 +236,27 @@ class ProjectDataset(BaseDetDataset):
             errors.append(error)
         return errors
 
+    def parse_images(self) -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
+        """``(key, ParsedImage)``, or ``(key, DataError)`` at the image's first problem, for every key of
+        ``image_keys()`` in order, parsed as the iterator is read. The keys are taken at the call, so a
+        problem of the source as a whole (a malformed json, an unknown image in a split file) raises here."""
+        keys = self.image_keys()
+
+        def parse_each() -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
+            for key in keys:
+                try:
+                    yield key, self.parse_image(key)
+                except DataError as error:
+                    yield key, error
+
+        return parse_each()
+
     def load_data_list(self) -> list[dict]:
+        """The middle format of every image; raises the first image's DataError (``parse_images``)."""
         unmatched, warnings, infos = Counter(), [], []
-        for key in self.image_keys():
-            parsed = self.parse_image(key)
+        for _, parsed in self.parse_images():
+            if isinstance(parsed, DataError):
+                raise parsed
             infos.append(parsed.info)
             unmatched += parsed.unmatched
             warnings += parsed.warnings

@@ -1,4 +1,5 @@
-"""Finding the datasets a config uses (through Concat/Repeat/ClassBalanced wrappers) and building one."""
+"""Finding the datasets a config uses (through Concat/Repeat/ClassBalanced wrappers), the class of one and
+what masks it gives, and building one."""
 
 import copy
 import re
@@ -31,6 +32,37 @@ def option_key(where: str) -> str:
     """A dataset's place in a config as ``configured_datasets`` names it (``train_dataloader.dataset
     .datasets[1]``) as a ``--cfg-options`` key (``train_dataloader.dataset.datasets.1``)."""
     return re.sub(r'\[(\d+)\]', r'.\1', where)
+
+
+def dataset_class(dataset_cfg: dict) -> type | None:
+    """The class a config entry's ``type`` names in MMDetection's scope (None when no class is registered
+    under it); nothing is built."""
+    from mmdet.registry import DATASETS
+
+    import custom.datasets  # noqa: F401  (registers the project's dataset types)
+
+    kind = dataset_cfg.get('type')
+    if not isinstance(kind, str):
+        return kind if isinstance(kind, type) else None
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        return DATASETS.get(kind)
+
+
+def rle_masks(dataset_cfg: dict) -> str | None:
+    """Why a dataset config gives RLE masks (None when it gives polygons or its type is unknown), which a
+    pipeline with ``LoadAnnotations(poly2mask=False)`` makes ignored instances: the project's datasets say it
+    (``ProjectDataset.rle_masks``); mmdet's ``CocoDataset`` reads its json as ``CocoJsonDataset`` does."""
+    from mmdet.datasets import CocoDataset
+
+    from custom.datasets.base import ProjectDataset
+    from custom.datasets.coco_json import CocoJsonDataset
+
+    cls = dataset_class(dataset_cfg)
+    if isinstance(cls, type) and issubclass(cls, ProjectDataset):
+        return cls.rle_masks(dataset_cfg)
+    if isinstance(cls, type) and issubclass(cls, CocoDataset):
+        return CocoJsonDataset.rle_masks(dataset_cfg)
+    return None
 
 
 def build_dataset(dataset_cfg: dict, lazy: bool = False, **overrides):

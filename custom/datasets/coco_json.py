@@ -26,7 +26,9 @@ no category (a typo trains nothing; the nearest category names are listed), dupl
 category ids (pycocotools' index keeps the last), annotations pointing at unknown images or categories, a
 polygon under 3 points or covering no pixel (mmdet makes the object an ignored one), a box of zero area or
 outside the image (mmdet drops it), width/height differing from the image file, a missing or unreadable
-image, and an annotation without a mask when ``require_masks`` (a mask pipeline fails on it in a worker).
+image, and an annotation without a mask when ``require_masks`` (a mask pipeline fails on it in a worker):
+one error for the file when no annotation has one (Roboflow's export and other detection-only files,
+``BOX_ONLY``), else one per annotation.
 Every instance ignored (CVAT's export, ``IGNORED_HINT``) is an error for the data set and a warning per
 image in the validator.
 
@@ -44,7 +46,7 @@ from typing import Any
 import pycocotools.mask as mask_utils
 from mmdet.registry import DATASETS
 
-from custom.datasets.annotation_json import AnnotationJsonDataset, read_json
+from custom.datasets.annotation_json import AnnotationJsonDataset, cached_json
 from custom.datasets.base import ParsedImage
 from custom.datasets.class_map import resolve_label
 from custom.datasets.images import clip_box
@@ -55,6 +57,8 @@ CVAT_CROWD_HINT = (
     "; CVAT's 'COCO 1.0' export writes every mask shape (and every shape with its is_crowd attribute "
     'set) as an RLE mask with iscrowd=1: set iscrowd to 0 on the objects to learn')
 ENTRY_NAMES = {'images': 'image', 'annotations': 'annotation', 'categories': 'category'}
+BOX_ONLY = ('no annotation has a segmentation: this is a box-only data set; train it with '
+            'configs/coco_json_fasterrcnn.py (or require_masks=False)')
 REQUIRED_FIELDS = {
     'images': ('id', 'file_name', 'width', 'height'),
     'annotations': ('id', 'image_id', 'category_id', 'bbox'),
@@ -170,7 +174,7 @@ class CocoJsonDataset(AnnotationJsonDataset):
 
     DEFAULT_PREFIX = dict(img='')
     IGNORED_HINT = CVAT_CROWD_HINT
-    MASK_TYPE = 'json'
+    MASK_TYPE = 'json'  # as the json has them: see rle_masks
 
     def __init__(self, *args, require_masks: bool = True, **kwargs) -> None:
         self.require_masks = require_masks
@@ -183,15 +187,29 @@ class CocoJsonDataset(AnnotationJsonDataset):
                    metainfo=dict(classes=tuple(dataset.metainfo['classes'])), require_masks=require_masks,
                    test_mode=True, lazy_init=True, pipeline=[])
 
+    @classmethod
+    def rle_masks(cls, dataset_cfg: dict) -> str | None:
+        """Why the json of a config entry gives RLE masks: how many annotations hold one (None: none do, or
+        the json cannot be read: loading says why). mmdet's ``CocoDataset`` reads the same json."""
+        if not dataset_cfg.get('ann_file'):
+            return None
+        ann_file = Path(dataset_cfg.get('data_root') or '', dataset_cfg['ann_file'])
+        if count := count_rle_masks(ann_file):
+            return f'{ann_file} holds {count} RLE masks'
+        return None
+
     def default_classes(self) -> tuple[str, ...]:
         """The categories that annotations use, in category id order (the data tools without --classes)."""
-        coco = check_coco(read_json(self.ann_file), self.ann_file) if self.ann_file else {}
+        coco = check_coco(cached_json(self.ann_file), self.ann_file) if self.ann_file else {}
         used = {ann['category_id'] for ann in coco.get('annotations', [])}
         return tuple(cat['name'] for cat in sorted(coco.get('categories', []), key=lambda c: c['id'])
                      if cat['id'] in used)
 
     def index_json(self, content: Any) -> dict[int, str]:
         coco = check_coco(content, self.ann_file)
+        if self.require_masks and coco['annotations'] and not any(
+                ann.get('segmentation') for ann in coco['annotations']):
+            raise DataError(self.ann_file, BOX_ONLY)
         self._images = {image['id']: image for image in coco['images']}
         self._categories = {category['id']: category['name'] for category in coco['categories']}
         self._annotations = defaultdict(list)
@@ -234,7 +252,7 @@ class CocoJsonDataset(AnnotationJsonDataset):
 def count_rle_masks(ann_file: str | Path) -> int:
     """How many annotations of a COCO json carry an RLE mask (0 when it cannot be read: loading says why)."""
     try:
-        content = read_json(ann_file)
+        content = cached_json(ann_file)
     except DataError:
         return 0
     annotations = content.get('annotations', []) if isinstance(content, dict) else []

@@ -24,7 +24,8 @@ Conventions:
   counted in a warning.
 * ``ignore_label`` (labelme's convention ``__ignore__``) marks ignore regions of every class
   (``any_class_ignore``); labels outside ``metainfo['classes']`` after ``class_map`` are skipped and
-  counted in a warning.
+  counted in a warning. Without classes (the data tools without ``--classes``) the classes are the labels
+  of the shapes read in every file of the folder, sorted.
 * Polygons under 3 points or covering no pixel stop loading with the file and shape number, as a
   malformed file does.
 """
@@ -52,6 +53,11 @@ from custom.errors import DataError
 
 SHAPE_TYPES = ('polygon', 'rectangle', 'circle')
 IGNORE_LABEL = '__ignore__'
+
+
+def shape_kind(shape: dict) -> str:
+    """A shape's ``shape_type``; labelme 3 wrote none: its shapes are polygons."""
+    return shape.get('shape_type') or 'polygon'
 
 
 def shape_polygon(shape_type: str, points: Any, path: Path, where: str) -> list[float]:
@@ -92,7 +98,9 @@ def embedded_image(image_data: str, folder: Path, json_path: Path) -> Path:
 
 @DATASETS.register_module()
 class LabelmeDataset(AnnotationFolderDataset):
-    """Instances from labelme JSON files; see the module docstring.
+    """Instances from labelme JSON files; see the module docstring. Without ``metainfo['classes']`` the
+    classes are the labels the files' shapes use (polygon, rectangle, circle; not ``ignore_label``), sorted
+    by name, so train and val folders with the same labels get the same classes in the same order.
 
     Args:
         ignore_label: label of ignore regions (None: no such label).
@@ -110,6 +118,23 @@ class LabelmeDataset(AnnotationFolderDataset):
         self.ignore_label = ignore_label
         self.embedded_image_dir = Path(embedded_image_dir or Path(tempfile.gettempdir(), 'labelme_images'))
         super().__init__(*args, **kwargs)
+
+    def default_classes(self) -> tuple[str, ...]:
+        """The labels of the shapes read in every file of the folder, sorted; a file or shape that cannot be
+        read is left to ``parse_image``, which names its problem."""
+        self.check_ann_dir()
+        labels = set()
+        for json_path in self.all_keys():
+            try:
+                content = read_json(json_path)
+            except DataError:
+                continue
+            shapes = content.get('shapes') if isinstance(content, dict) else None
+            for shape in shapes if isinstance(shapes, list) else []:
+                label = shape.get('label') if isinstance(shape, dict) else None
+                if isinstance(label, str) and label.strip() and shape_kind(shape) in SHAPE_TYPES:
+                    labels.add(label.strip())
+        return tuple(sorted(labels - {self.ignore_label}))
 
     def parse_image(self, json_path: Path) -> ParsedImage:
         """One labelme file and its image; raises DataError at its first problem."""
@@ -153,7 +178,7 @@ class LabelmeDataset(AnnotationFolderDataset):
             label = shape.get('label') if isinstance(shape, dict) else None
             if not isinstance(label, str) or not label.strip():
                 raise DataError(json_path, f'shape #{number} has no label')
-            shape_type = shape.get('shape_type') or 'polygon'  # labelme 3 wrote no shape_type: polygons
+            shape_type = shape_kind(shape)
             if shape_type not in SHAPE_TYPES:
                 skipped[shape_type].append(number)
                 continue

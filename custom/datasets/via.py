@@ -20,6 +20,9 @@ Conventions:
 * The class is the region attribute ``class_attribute`` (a text/dropdown/radio value, or a checkbox with one
   option ticked), renamed by ``class_map``; regions of other classes are skipped and counted. Without
   ``class_attribute`` every region is the config's one class (more classes need the attribute).
+* Without classes in the config (the data tools without ``--classes``) the classes are the values of
+  ``class_attribute`` in the regions read, sorted. Without ``class_attribute`` the file names no class (the
+  balloon data set's regions have no attributes), so the config must name its one class: none is made up.
 * Width and height come from the image (VIA stores none); ``size`` is the file's byte count, and a file of
   another size is reported as a warning (a re-saved or resized image whose regions may no longer fit).
 """
@@ -30,7 +33,7 @@ from typing import Any
 
 from mmdet.registry import DATASETS
 
-from custom.datasets.annotation_json import AnnotationJsonDataset
+from custom.datasets.annotation_json import AnnotationJsonDataset, cached_json
 from custom.datasets.base import ParsedImage
 from custom.datasets.class_map import resolve_label
 from custom.datasets.polygons import checked_polygon, ellipse_polygon, polygons_box, rectangle_polygon
@@ -60,6 +63,22 @@ def via_records(content: Any, path: str | Path) -> dict[str, dict]:
     return content
 
 
+def record_regions(record: dict) -> list[tuple[int | str, Any]]:
+    """(number, region) of an image record: VIA 1.x writes ``{"0": region, ...}``, 2.x a list."""
+    regions = record['regions']
+    return list(regions.items() if isinstance(regions, dict) else enumerate(regions))
+
+
+def region_class(attributes: Any, class_attribute: str) -> str | None:
+    """The class a region's ``region_attributes`` name in ``class_attribute``: a text/dropdown/radio value or
+    the one ticked option of a checkbox; None when they name none."""
+    value = attributes.get(class_attribute) if isinstance(attributes, dict) else None
+    if isinstance(value, dict):  # a checkbox attribute: {option: true/false}
+        ticked = [option for option, on in value.items() if on]
+        value = ticked[0] if len(ticked) == 1 else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def region_polygon(shape: dict, path: str | Path, where: str) -> list[float]:
     """Flat polygon coordinates of a VIA polygon, rect, circle or ellipse ``shape_attributes``."""
     missing = [name for name in SHAPE_FIELDS[shape['name']] if name not in shape]
@@ -85,7 +104,10 @@ def region_polygon(shape: dict, path: str | Path, where: str) -> list[float]:
 
 @DATASETS.register_module()
 class VIADataset(AnnotationJsonDataset):
-    """Instances from a VIA json; see the module docstring. Keys are the json's record keys.
+    """Instances from a VIA json; see the module docstring. Keys are the json's record keys. Without
+    ``metainfo['classes']`` the classes are the values of ``class_attribute`` in the regions of the shapes
+    read (polygon, rect, circle, ellipse), sorted by name; without ``class_attribute`` the config must name
+    the one class.
 
     Args:
         class_attribute: the region attribute that holds the class name; None: every region is the one
@@ -100,6 +122,22 @@ class VIADataset(AnnotationJsonDataset):
     def __init__(self, *args, class_attribute: str | None = None, **kwargs) -> None:
         self.class_attribute = class_attribute
         super().__init__(*args, **kwargs)
+
+    def default_classes(self) -> tuple[str, ...]:
+        """The ``class_attribute`` values of the regions read, sorted; without ``class_attribute`` the file
+        names no class, so the config must."""
+        if self.class_attribute is None:
+            raise DataError(self.ann_file, 'without class_attribute VIADataset gives every region the one '
+                                           "class of the config, and it names none: set metainfo=dict("
+                                           "classes=('<name>',)) (--classes for the data tools), or "
+                                           'class_attribute to the region attribute that names the class '
+                                           '(--dataset-options class_attribute=...)')
+        records = via_records(cached_json(self.ann_file), self.ann_file) if self.ann_file else {}
+        names = {region_class(region.get('region_attributes'), self.class_attribute)
+                 for record in records.values() for _, region in record_regions(record)
+                 if isinstance(region, dict) and isinstance(region.get('shape_attributes'), dict)
+                 and region['shape_attributes'].get('name') in SHAPE_FIELDS}
+        return tuple(sorted(names - {None}))
 
     def index_json(self, content: Any) -> dict[str, str]:
         classes = self.metainfo['classes']
@@ -120,10 +158,8 @@ class VIADataset(AnnotationJsonDataset):
         if isinstance(size, int) and size > 0 and size != (on_disk := img_path.stat().st_size):
             warnings.append(DataError(img_path, f'{on_disk} bytes, but {self.ann_file} says {size}: a '
                                                 're-saved or resized image? its regions may not fit'))
-        regions = record['regions']
-        numbered = regions.items() if isinstance(regions, dict) else enumerate(regions)  # 1.x: {"0": ...}
         instances, unmatched, skipped = [], Counter(), defaultdict(list)
-        for number, region in numbered:
+        for number, region in record_regions(record):
             region_where = f'{where}, region {number}'
             shape = region.get('shape_attributes') if isinstance(region, dict) else None
             if not isinstance(shape, dict) or not shape.get('name'):
@@ -154,11 +190,8 @@ class VIADataset(AnnotationJsonDataset):
         """The region's class: the one class, or the value of ``class_attribute``."""
         if self.class_attribute is None:
             return self.metainfo['classes'][0]
-        value = attributes.get(self.class_attribute) if isinstance(attributes, dict) else None
-        if isinstance(value, dict):  # a checkbox attribute: {option: true/false}
-            ticked = [option for option, on in value.items() if on]
-            value = ticked[0] if len(ticked) == 1 else None
-        if not isinstance(value, str) or not value.strip():
+        name = region_class(attributes, self.class_attribute)
+        if name is None:
             raise DataError(self.ann_file, f'{where}: region attribute {self.class_attribute!r} names no '
                                            f'class (region_attributes {attributes!r:.80})')
-        return value.strip()
+        return name

@@ -6,7 +6,7 @@ from pathlib import Path
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from custom.datasets.builder import LOADERS, configured_datasets, load_annotations_step, option_key
+from custom.datasets.builder import LOADERS, configured_datasets, load_annotations_step, option_key, rle_masks
 from custom.errors import ConfigError
 
 
@@ -102,37 +102,10 @@ def check_num_classes(cfg: Config, loaders: tuple[str, ...] = LOADERS) -> None:
                     '(--classes sets the classes of every dataset and head at once).')
 
 
-def rle_masks(dataset_cfg: dict) -> str | None:
-    """Why a dataset config gives RLE masks (None when it gives polygons or its type is unknown): the
-    project's datasets say it in ``MASK_TYPE``; a COCO json (CocoJsonDataset, mmdet's CocoDataset) has them
-    when any annotation's segmentation is an RLE dict."""
-    from mmdet.datasets import CocoDataset
-    from mmdet.registry import DATASETS
-
-    from custom.datasets.base import ProjectDataset
-    from custom.datasets.coco_json import count_rle_masks
-
-    type_name = dataset_cfg.get('type')
-    cls = DATASETS.get(type_name) if isinstance(type_name, str) else type_name
-    if not isinstance(cls, type):
-        return None
-    if issubclass(cls, ProjectDataset):
-        kind = cls.MASK_TYPE
-    else:
-        kind = 'json' if issubclass(cls, CocoDataset) else None
-    if kind == 'rle':
-        return f'{cls.__name__} gives RLE masks'
-    if kind == 'json' and dataset_cfg.get('ann_file'):
-        ann_file = Path(dataset_cfg.get('data_root') or '', dataset_cfg['ann_file'])
-        if count := count_rle_masks(ann_file):
-            return f'{ann_file} holds {count} RLE masks'
-    return None
-
-
 def check_mask_format(cfg: Config, loaders: tuple[str, ...] = LOADERS) -> None:
     """Refuses RLE masks with ``LoadAnnotations(poly2mask=False)`` (RTMDet-Ins style pipelines): mmdet then
-    keeps polygons only and makes every RLE-masked object an ignored instance without a word."""
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
+    keeps polygons only and makes every RLE-masked object an ignored instance without a word. Which datasets
+    give RLE masks, and why, the datasets say (``rle_masks``, custom/datasets/builder.py)."""
     for where, dataset in configured_datasets(cfg, loaders):
         step = load_annotations_step(dataset)
         if not step or not step.get('with_mask') or step.get('poly2mask', True):

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from mmengine.config import Config, DictAction
 
-from custom.data_tools.splitting import split_argument, write_folds
+from custom.data_tools.splitting import source_images, split_argument, write_folds
 from custom.datasets.builder import LOADERS, iter_dataset_configs
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError, StepFailedError
@@ -109,7 +109,7 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
     train_source = dict(leaf_dataset(cfg, 'train_dataloader')[1])
     root = str(Path(data_root or train_source.get('data_root') or '.').resolve()) + '/'
     out = Path(work_dir or Path('work_dirs') / f'{Path(config).stem}_kfold{folds}')
-    split_files = write_folds({**train_source, 'data_root': root}, out / 'splits', folds, seed)
+    split_files = write_folds(source_images({**train_source, 'data_root': root}), out / 'splits', folds, seed)
 
     per_fold = []
     for index, files in enumerate(split_files):

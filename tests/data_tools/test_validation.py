@@ -86,6 +86,19 @@ def test_dataset_load_stops_at_the_first_problem_with_the_validators_message(bro
     assert str(error.value) == f'{first_error.path}: {first_error.problem}'
 
 
+def test_loading_stops_at_the_first_error_of_the_parse_loop_the_validator_walks_through(broken_pennfudan):
+    dataset = build(dict(source_config('pennfudan', broken_pennfudan), lazy_init=True))
+    walked = list(dataset.parse_images())
+    assert [key for key, _ in walked] == dataset.image_keys()
+    problems = [str(parsed) for _, parsed in walked if isinstance(parsed, DataError)]
+    assert len(problems) == 3  # images 1, 3 and 4; the others parse
+    report = validate_source(source_config('pennfudan', broken_pennfudan))
+    assert [f'{f.path}: {f.problem}' for f in report.findings if f.severity == 'error'] == problems
+    with pytest.raises(DataError) as error:
+        dataset.full_init()
+    assert str(error.value) == problems[0]
+
+
 def test_corrupt_image_fails_the_load_unless_image_checks_are_off(pennfudan_root):
     truncate(pennfudan_root / 'PNGImages' / 'FudanPed00002.png')
     with pytest.raises(DataError, match=r'PNGImages/FudanPed00002\.png: corrupt image data'):

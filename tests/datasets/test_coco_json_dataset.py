@@ -204,6 +204,74 @@ def test_box_only_file_loads_with_require_masks_false(tmp_path):
     assert all('mask' not in inst for info in infos for inst in info['instances'])
 
 
+def box_only_coco(root: Path, n_boxes: int = 200) -> Path:
+    """``root/images/a.jpg`` and a json as Roboflow exports detection data: every segmentation empty."""
+    from tests.helpers.source_writers import write_image
+
+    write_image(root / 'images' / 'a.jpg', WIDTH, HEIGHT)
+    annotations = [coco_annotation(i, 1, 1, [i % 80, 10, 12, 12]) for i in range(1, n_boxes + 1)]
+    return write_coco(root / 'annotations' / 'train.json', [dict(id=1, file_name='a.jpg', width=WIDTH,
+                                                                 height=HEIGHT)],
+                      annotations, [dict(id=1, name='person')])
+
+
+BOX_ONLY = ('no annotation has a segmentation: this is a box-only data set; train it with '
+            'configs/coco_json_fasterrcnn.py (or require_masks=False)')
+
+
+def test_box_only_file_is_one_error_naming_the_box_config_and_a_file_with_some_masks_one_per_annotation(
+        tmp_path, capsys):
+    from custom.cli import validate_dataset
+
+    box_only_coco(tmp_path / 'roboflow')
+    with pytest.raises(DataError) as error:
+        load(coco_cfg(tmp_path / 'roboflow', classes=('person',)))
+    assert str(error.value) == f'{tmp_path}/roboflow/annotations/train.json: {BOX_ONLY}'
+    args = ['--split', 'annotations/train.json', '--data-prefix', 'img=images/']
+    assert validate_dataset.main(['coco', str(tmp_path / 'roboflow'), *args]) == 1
+    errors = [line for line in capsys.readouterr().out.splitlines() if line.startswith('error: ')]
+    assert errors == [f'error: {tmp_path}/roboflow/annotations/train.json: {BOX_ONLY}']  # not 200 lines
+    assert len(load(coco_cfg(tmp_path / 'roboflow', classes=('person',), require_masks=False))) == 1
+
+    json_path = make_coco(tmp_path / 'some')
+    edit_json(json_path, lambda c: [c['annotations'][0].update(segmentation=[]),  # a.jpg's person
+                                    c['annotations'][2].update(iscrowd=0),  # b.jpg's person
+                                    c['annotations'][4].update(segmentation=[])])  # c.jpg's person
+    report = validate_source(coco_cfg(tmp_path / 'some', classes=('person',)))
+    missing = ('no segmentation, and a mask pipeline needs one per object (require_masks=False reads '
+               'box-only files)')
+    assert_findings(report, {
+        ('error', 'annotations/train.json', f'annotation id 1 (image id 1 (a.jpg)): {missing}'),
+        ('error', 'annotations/train.json', f'annotation id 5 (image id 3 (c.jpg)): {missing}'),
+        ('warning', 'images/b.jpg', 'objects of classes not in metainfo classes'),
+    })
+
+
+def test_a_coco_json_is_parsed_once_for_the_mask_check_the_classes_and_loading_until_it_is_edited(
+        tmp_path, monkeypatch):
+    json_path = make_coco(tmp_path)
+    parsed = []
+    loads = json.loads
+    monkeypatch.setattr(json, 'loads', lambda text, *a, **k: parsed.append(text) or loads(text, *a, **k))
+    times_parsed = lambda: sum(text == json_path.read_text() for text in parsed)  # noqa: E731
+    rtmdet_style = [dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations', with_bbox=True, with_mask=True, poly2mask=False)]
+    cfg = load_config(DEMO_CONFIG, work_dir='unused')
+    cfg.train_dataloader.dataset = dict(coco_cfg(tmp_path), pipeline=rtmdet_style)
+    with pytest.raises(ConfigError, match='holds 1 RLE masks'):
+        check_mask_format(cfg)  # reads the json
+    no_classes = {key: value for key, value in coco_cfg(tmp_path).items() if key != 'metainfo'}
+    train = build_dataset(no_classes, test_mode=True, pipeline=[])  # its classes, then its images
+    val = build_dataset(coco_cfg(tmp_path), test_mode=True, pipeline=[])
+    assert train.metainfo['classes'] == ('person', 'car', 'dog') and len(train) == len(val) == 3
+    assert times_parsed() == 1
+
+    edit_json(json_path, lambda c: c['annotations'][4].update(iscrowd=1))  # same size, maybe same mtime
+    edited = build_dataset(coco_cfg(tmp_path), test_mode=True, pipeline=[])
+    assert times_parsed() == 1  # the edited text, once
+    assert edited.get_data_info(2)['instances'][0]['ignore_flag'] == 1
+
+
 def test_validator_applies_the_same_rules_to_mmdets_own_coco_dataset(tmp_path):
     broken_coco(tmp_path)
     pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]

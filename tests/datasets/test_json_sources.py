@@ -11,7 +11,7 @@ from pycocotools.coco import COCO
 
 from custom.cli import convert_to_coco, make_splits
 from custom.cli.arguments import add_source_arguments, source_config_from_args
-from custom.data_tools.splitting import write_folds
+from custom.data_tools.splitting import source_images, write_folds
 from custom.datasets.builder import build_dataset
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError
@@ -123,7 +123,7 @@ def test_splits_refuse_names_split_files_cannot_tell_apart_and_mmdets_own_coco_d
                  metainfo=dict(classes=('person',)))
     with pytest.raises(ConfigError, match=r'CocoDataset has no image names to split: .*CocoJsonDataset reads '
                                           r'the same COCO json'):
-        write_folds(stock, tmp_path / 'folds', k=2)
+        write_folds(source_images(stock), tmp_path / 'folds', k=2)
 
 
 def test_kfold_sets_split_file_for_the_json_sources_and_ann_file_for_the_others(tmp_path):
@@ -131,7 +131,7 @@ def test_kfold_sets_split_file_for_the_json_sources_and_ann_file_for_the_others(
     make_via_balloon(tmp_path / 'balloon', 'val', n_images=1)
     cfg = load_config(REPO / 'configs' / 'via_balloon_maskrcnn.py',
                       {'train_dataloader.dataset.data_root': f'{tmp_path}/balloon/'}, work_dir='unused')
-    folds = write_folds(cfg.train_dataloader.dataset, tmp_path / 'folds', k=2)
+    folds = write_folds(source_images(cfg.train_dataloader.dataset), tmp_path / 'folds', k=2)
     overrides = fold_overrides(cfg, f'{tmp_path}/balloon/', folds[0])
     assert f'train_dataloader.dataset.split_file={folds[0]["train"].resolve()}' in overrides
     cfg.merge_from_dict(parse_cfg_options(overrides))

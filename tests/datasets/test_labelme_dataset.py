@@ -73,6 +73,20 @@ def test_skipped_shape_types_and_labels_are_counted_in_warnings(tmp_path):
     })
 
 
+def test_validate_tool_without_classes_takes_the_labels_of_the_shapes_read_sorted(tmp_path, capsys):
+    from custom.cli import validate_dataset
+
+    street(tmp_path / 'labelme')
+    write_labelme(tmp_path / 'labelme', 'yard', [labelme_shape('bike', corners(5, 5, 20), 'rectangle'),
+                                                 labelme_shape('cat', corners(40, 5, 10))])
+    dataset = load({**labelme_cfg(tmp_path / 'labelme'), 'metainfo': {}, 'ann_file': ''})
+    assert dataset.metainfo['classes'] == ('bike', 'car', 'cat', 'person')  # not __ignore__, line, point
+    assert validate_dataset.main(['labelme', str(tmp_path / 'labelme')]) == 0
+    out = capsys.readouterr().out
+    assert 'per class (ignored ones not counted): bike 1, car 1, cat 2, person 2\n' in out
+    assert out.endswith('2 images checked: 0 errors, 1 warnings\n')  # street's skipped line and point
+
+
 def test_image_by_image_path_beside_the_file_or_embedded(tmp_path):
     folder = tmp_path / 'labelme'
     shapes = [labelme_shape('person', corners(10, 10, 10))]

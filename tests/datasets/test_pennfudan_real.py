@@ -4,7 +4,7 @@
 import pytest
 
 from custom.cli.arguments import source_config
-from custom.data_tools.splitting import write_splits
+from custom.data_tools.splitting import source_images, write_splits
 from custom.datasets.pennfudan import DEFAULT_SPLIT, PennFudanDataset, parse_annotation
 from tests.helpers import REAL_PENNFUDAN
 
@@ -35,7 +35,7 @@ def test_real_annotation_boxes_are_within_6px_of_mask_extent_and_16_differ():
 
 
 def test_real_split_tool_gives_120_train_and_50_val(tmp_path):
-    written = write_splits(source_config('pennfudan', REAL_ROOT), tmp_path, **DEFAULT_SPLIT)
+    written = write_splits(source_images(source_config('pennfudan', REAL_ROOT)), tmp_path, **DEFAULT_SPLIT)
     train, val = (written[name].read_text().split() for name in ('train', 'val'))
     assert (len(train), len(val)) == (120, 50) and not set(train) & set(val)
     assert len(PennFudanDataset(data_root=str(REAL_ROOT), ann_file=str(written['val']))) == 50

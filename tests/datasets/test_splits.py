@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from custom.cli.arguments import source_config
-from custom.data_tools.splitting import source_stems, write_splits
+from custom.data_tools.splitting import source_images, write_splits
 from custom.datasets.splits import counts_from_fraction, make_splits, read_split
 from custom.errors import DataError
 from tests.helpers import REPO
@@ -27,8 +27,8 @@ def image_root(tmp_path: Path) -> Path:
 
 def split_of(root: Path, n_train: int, n_val: int, seed: int = 0) -> dict[str, list[str]]:
     """make_splits over the image names of a Penn-Fudan folder, as tools/make_splits.py deals them."""
-    stems, location = source_stems(source_config('pennfudan', root))
-    return make_splits(stems, n_train, n_val, seed, source=location)
+    images = source_images(source_config('pennfudan', root))
+    return make_splits(images.stems, n_train, n_val, seed, source=images.location)
 
 
 def test_splits_have_requested_sizes_are_disjoint_sorted_and_use_existing_stems(image_root):
@@ -46,7 +46,7 @@ def test_same_seed_gives_same_split_and_other_seed_another(image_root):
 
 
 def test_write_splits_writes_sorted_lf_files_under_root_splits_deterministically(image_root):
-    source = source_config('pennfudan', image_root)
+    source = source_images(source_config('pennfudan', image_root))
     written = write_splits(source, image_root / 'splits', n_train=6, n_val=4, seed=1)
     assert written == {'train': image_root / 'splits' / 'train.txt', 'val': image_root / 'splits' / 'val.txt'}
     first = {name: path.read_bytes() for name, path in written.items()}
@@ -85,6 +85,17 @@ def test_make_splits_tool_writes_files_and_reports_them(image_root, tmp_path):
         capture_output=True, text=True, check=True)
     assert len((image_root / 'splits' / 'train.txt').read_text().split()) == 24
     assert len((image_root / 'splits' / 'val.txt').read_text().split()) == 6
+
+
+def test_make_splits_tool_builds_the_source_once_to_count_and_deal_its_images(image_root, tmp_path,
+                                                                              dataset_builds):
+    from custom.cli import make_splits as make_splits_tool
+
+    out_dir = tmp_path / 'out'
+    assert make_splits_tool.main(['pennfudan', str(image_root), '--val-fraction', '0.2',
+                                  '--out-dir', str(out_dir)]) == 0
+    assert len((out_dir / 'val.txt').read_text().split()) == 6
+    assert dataset_builds == ['PennFudanDataset']
 
 
 def test_one_reader_takes_stems_paths_voc_class_lists_and_comments(tmp_path):

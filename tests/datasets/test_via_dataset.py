@@ -130,6 +130,23 @@ def test_via3_projects_missing_images_and_resaved_images_are_reported(tmp_path):
         load(via_cfg(tmp_path, ann_file='via3.json'))
 
 
+def test_validate_tool_without_classes_takes_the_class_attribute_values_sorted(tmp_path, capsys):
+    from custom.cli import validate_dataset
+
+    shapes_export(tmp_path, 2)
+    args = ['via', str(tmp_path), '--split', 'via_region_data.json']
+    assert validate_dataset.main([*args, '--dataset-options', 'class_attribute=name']) == 0
+    out = capsys.readouterr().out  # the point region's 'balloon' is not read: no class of its own
+    assert 'per class (ignored ones not counted): balloon 3, bird 1, kite 1\n' in out
+    assert out.endswith('1 images checked: 0 errors, 1 warnings\n')  # the skipped point and polyline
+
+    assert validate_dataset.main(args) == 1  # no class attribute: the file names no class
+    assert (f'error: {tmp_path}/via_region_data.json: without class_attribute VIADataset gives every region '
+            "the one class of the config, and it names none: set metainfo=dict(classes=('<name>',)) "
+            '(--classes for the data tools), or class_attribute to the region attribute that names the '
+            'class' in capsys.readouterr().out)
+
+
 def test_data_tools_pass_the_class_attribute_with_dataset_options(tmp_path, capsys):
     from custom.cli import validate_dataset
 

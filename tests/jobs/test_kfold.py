@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from custom.cli.arguments import source_config
-from custom.data_tools.splitting import write_folds
+from custom.data_tools.splitting import source_images, write_folds
 from custom.datasets.splits import make_folds
 from custom.errors import DataError
 from custom.jobs.kfold import summarize
+from tests.helpers import REPO
 from tests.helpers.tool_runs import DEMO_CONFIG, run_tool, tiny_options
 
 STEMS = [f'FudanPed{i:05d}' for i in range(1, 24)]  # 23 images: folds of unequal size
@@ -41,7 +42,8 @@ def test_fold_count_below_two_or_above_the_image_count_is_rejected(k):
 
 def test_fold_split_files_train_on_the_rest_and_validate_each_image_once(pennfudan_root, tmp_path):
     stems = sorted(p.stem for p in (pennfudan_root / 'PNGImages').glob('*.png'))
-    written = write_folds(source_config('pennfudan', pennfudan_root), tmp_path / 'splits', k=3, seed=0)
+    written = write_folds(source_images(source_config('pennfudan', pennfudan_root)), tmp_path / 'splits', k=3,
+                          seed=0)
     assert [paths['val'] for paths in written] == [tmp_path / f'splits/fold{i}/val.txt' for i in range(3)]
     vals = []
     for paths in written:
@@ -56,7 +58,21 @@ def test_fold_split_files_train_on_the_rest_and_validate_each_image_once(pennfud
 
 def test_fold_splits_of_a_folder_without_images_name_the_missing_folder(tmp_path):
     with pytest.raises(DataError, match='PNGImages'):
-        write_folds(source_config('pennfudan', tmp_path), tmp_path / 'splits', k=2)
+        write_folds(source_images(source_config('pennfudan', tmp_path)), tmp_path / 'splits', k=2)
+
+
+def test_kfold_builds_the_training_source_once(pennfudan_root, tmp_path, monkeypatch, dataset_builds):
+    from custom.jobs import kfold
+
+    steps = []
+    monkeypatch.setattr(kfold, 'run_step', lambda step, *args: steps.append(step))
+    monkeypatch.setattr(kfold, 'find_checkpoint', lambda fold_dir: fold_dir / 'best.pth')
+    monkeypatch.setattr(kfold, 'read_test_metrics', lambda test_dir: {'coco/segm_mAP': 0.5})
+    summary = kfold.run_kfold(str(REPO / DEMO_CONFIG), folds=2, work_dir=str(tmp_path / 'kfold'),
+                              cfg_options=tiny_options(pennfudan_root))
+    assert steps == ['train', 'test', 'train', 'test']
+    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(3, 3), (3, 3)]
+    assert dataset_builds == ['PennFudanDataset']
 
 
 def test_summary_is_numpy_mean_and_std_over_metrics_that_every_fold_reports():
