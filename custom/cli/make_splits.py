@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from custom.cli.arguments import add_source_arguments, source_config_from_args
-from custom.data_tools.splitting import source_images, write_splits
+from custom.data_tools.splitting import classes_missing_from_train, source_images, write_splits
 from custom.datasets.pennfudan import DEFAULT_SPLIT
 from custom.datasets.splits import counts_from_fraction
 from custom.errors import report_user_errors
@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    images = source_images(source_config_from_args(args))
+    images = source_images(source_config_from_args(args), with_classes=True)
     n_train, n_val = args.train, args.val
     if n_train is None:
         if args.val_fraction is None and args.source == 'pennfudan':
@@ -51,9 +51,14 @@ def main(argv: list[str] | None = None) -> None:
             n_train, n_val = counts_from_fraction(len(images.stems), fraction)
     out_dir = args.out_dir or Path(args.root) / 'splits'
     written = write_splits(images, out_dir, n_train=n_train, n_val=n_val, seed=args.seed)
+    listed = {name: path.read_text(encoding='utf-8').split() for name, path in written.items()}
     for name, path in written.items():
-        count = len(path.read_text(encoding='utf-8').split())
-        print(f'wrote {path} ({count} {name} images, seed {args.seed})')
+        print(f'wrote {path} ({len(listed[name])} {name} images, seed {args.seed})')
+    missing = classes_missing_from_train(images, listed['train'], listed['val'])
+    if missing:
+        print(f'warning: {written["train"]}: classes {", ".join(map(repr, missing))} have objects only in '
+              'the validation images, none to train on: split with another --seed, or label more images of '
+              'them', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -1,12 +1,13 @@
 """Writing split files for any source: seeded train/val splits (tools/make_splits.py, the Penn-Fudan download,
-the demo data) and k folds (tools/kfold.py), dealt from the source's own image names. The source is built
+the demo data) and k folds (tools/kfold.py), dealt from the source's own image names (k-fold: the images
+of the config's training split only). The source is built
 once (``source_images``) and its names passed on; the argument that takes a split file is read from the
 dataset's class (``split_argument``), which builds nothing."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from custom.datasets.base import ProjectDataset
+from custom.datasets.base import ProjectDataset, trainable
 from custom.datasets.builder import build_dataset, dataset_class
 from custom.datasets.splits import SPLIT_NAMES, make_folds, make_splits, write_split_files
 from custom.errors import ConfigError, DataError
@@ -18,6 +19,9 @@ class SourceImages:
 
     stems: list[str]
     location: str
+    # name -> classes of its objects to train on (not ignored), when asked for; images that fail to parse are
+    # left out (the validator names them)
+    classes: dict[str, frozenset[str]] | None = None
 
 
 def project_class(dataset_cfg: dict) -> type[ProjectDataset]:
@@ -32,12 +36,39 @@ def project_class(dataset_cfg: dict) -> type[ProjectDataset]:
     return cls
 
 
-def source_images(dataset_cfg: dict) -> SourceImages:
+def source_images(dataset_cfg: dict, with_classes: bool = False) -> SourceImages:
     """Every image name of the source a config entry describes (whatever split the config selects), from the
-    dataset built once without loading it."""
+    dataset built once without loading it; ``with_classes`` also parses every image for its classes."""
     project_class(dataset_cfg)
     dataset = build_dataset(dataset_cfg, lazy=True)
-    return SourceImages(dataset.image_stems(), dataset.location())
+    stems = dataset.image_stems()
+    if not with_classes:
+        return SourceImages(stems, dataset.location())
+    names, classes = dataset.metainfo['classes'], {}
+    for key in dataset.all_keys():
+        try:
+            instances = dataset.parse_image(key).info['instances']
+        except DataError:
+            continue
+        classes[dataset.stem_of(key)] = frozenset(names[inst['bbox_label']] for inst in trainable(instances))
+    return SourceImages(stems, dataset.location(), classes)
+
+
+def classes_missing_from_train(images: SourceImages, train: list[str], val: list[str]) -> list[str]:
+    """Classes with objects in ``val`` but none in ``train`` (the model would never learn them)."""
+    seen = {name: set().union(*(images.classes.get(stem, ()) for stem in stems))
+            for name, stems in (('train', train), ('val', val))}
+    return sorted(seen['val'] - seen['train'])
+
+
+def selected_images(dataset_cfg: dict) -> SourceImages:
+    """The names of the images the config entry selects (those its split file lists, or every image when it
+    names none), and the split file or folder they come from: what k-fold deals, so that images the config
+    holds out for validation never enter a fold."""
+    project_class(dataset_cfg)
+    dataset = build_dataset(dataset_cfg, lazy=True)
+    return SourceImages([dataset.stem_of(key) for key in dataset.image_keys()],
+                        dataset.split_path() or dataset.location())
 
 
 def split_argument(dataset_cfg: dict) -> str:

@@ -65,6 +65,8 @@ VOC_CLASSES = (
     'tvmonitor',
 )
 MASK_VOID = 255
+BOX_ONLY = ('no instance mask PNG here (with_mask=True reads one per image): this is a box-only data set; '
+            'train it with configs/voc_fasterrcnn.py (or with_mask=False)')
 
 
 def parse_voc_xml(xml_path: str | Path) -> dict:
@@ -150,6 +152,14 @@ class VOCXMLDataset(AnnotationFolderDataset):
     def __init__(self, *args, with_mask: bool = False, **kwargs) -> None:
         self.with_mask = with_mask
         super().__init__(*args, **kwargs)
+
+    def prepare(self) -> None:
+        """Indexes the files; with ``with_mask`` a mask folder without any PNG is one error for the data set
+        (box-only XML, such as most VOC-style exports), not one per image."""
+        super().prepare()
+        seg = Path(self.data_prefix['seg'])
+        if self.with_mask and not (seg.is_dir() and any(seg.glob('*.png'))):
+            raise DataError(seg, BOX_ONLY)
 
     def parse_image(self, xml_path: Path) -> ParsedImage:
         """One XML file and its image; raises DataError at its first problem."""

@@ -5,6 +5,7 @@ command lines work here; device-specific settings are adapted so the same config
 on a GPU machine and on a CPU-only one.
 """
 
+import logging
 import os
 import re
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from custom.datasets.builder import configured_datasets, step_type
@@ -104,6 +106,7 @@ def apply_data_options(cfg: Config, data_root: str | Path | None = None, classes
             if len(metainfo.get('palette') or classes) != len(classes):
                 metainfo.pop('palette')
             dataset['metainfo'] = metainfo
+            _drop_renames_to_other_classes(dataset, classes)
         cfg.classes = classes
         set_num_classes(cfg.model, len(classes))
     if img_scale is not None:
@@ -112,6 +115,18 @@ def apply_data_options(cfg: Config, data_root: str | Path | None = None, classes
         resize_steps(pipelines, tuple(img_scale))
         cfg.image_scale = tuple(img_scale)
     return cfg
+
+
+def _drop_renames_to_other_classes(dataset: dict, classes: tuple[str, ...]) -> None:
+    """A config's class_map renames source classes to its own (VOC's person -> pedestrian); with other
+    --classes those renames lead nowhere, so they go, and a log line says which."""
+    class_map = dataset.get('class_map') or {}
+    dropped = {source: target for source, target in class_map.items() if target not in classes}
+    if dropped:
+        dataset['class_map'] = {source: target for source, target in class_map.items() if target in classes}
+        listed = ', '.join(f'{source}->{target}' for source, target in dropped.items())
+        print_log(f'--classes: the class_map renames {listed} lead to no class of {classes}, so they are '
+                  'dropped', logger='current', level=logging.WARNING)
 
 
 def resize_steps(pipelines: list[list], size: tuple[int, int]) -> None:

@@ -1,9 +1,10 @@
 """k-fold cross-validation of any source: k trainings, mean and std of the COCO metrics.
 
 On ~170 images one train/val split gives one noisy AP; k folds give k numbers and their spread. The images
-of the config's training source are shuffled with a seed and dealt into k folds (sizes differ by at most
-one; custom/data_tools/splitting.py); fold i validates on its own images and trains on all the others, so
-every image is validated exactly once.
+of the config's training split (what its train dataset selects: splits/train.txt, the train json) are
+shuffled with a seed and dealt into k folds (sizes differ by at most one; custom/data_tools/splitting.py);
+fold i validates on its own images and trains on all the others, so every one of them is validated exactly
+once. The images the config holds out for validation never enter a fold: they stay unseen for a final test.
 
 Layout under the work dir (split files live there, not in the data folder, which may be shared or
 read-only, and they stay next to the results they produced)::
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from mmengine.config import Config, DictAction
 
-from custom.data_tools.splitting import source_images, split_argument, write_folds
+from custom.data_tools.splitting import selected_images, split_argument, write_folds
 from custom.datasets.builder import LOADERS, iter_dataset_configs
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError, StepFailedError
@@ -86,7 +87,8 @@ def summary_markdown(summary: dict) -> str:
     names = summary['metric_names']
     header = ['fold', 'train', 'val', *(name.removeprefix('coco/') for name in names)]
     lines = [f'# {summary["folds"]}-fold cross-validation (seed {summary["seed"]})', '',
-             f'Config `{summary["config"]}`, data `{summary["data_root"]}`; std is over folds (ddof=0).', '',
+             f'Config `{summary["config"]}`, data `{summary["data_root"]}`: folds of the training split '
+             f'`{summary["folded"]}` (its validation images stay out); std is over folds (ddof=0).', '',
              '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for fold in summary['per_fold']:
         cells = [str(fold['fold']), str(fold['n_train']), str(fold['n_val'])]
@@ -109,7 +111,10 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
     train_source = dict(leaf_dataset(cfg, 'train_dataloader')[1])
     root = str(Path(data_root or train_source.get('data_root') or '.').resolve()) + '/'
     out = Path(work_dir or Path('work_dirs') / f'{Path(config).stem}_kfold{folds}')
-    split_files = write_folds(source_images({**train_source, 'data_root': root}), out / 'splits', folds, seed)
+    images = selected_images({**train_source, 'data_root': root})
+    print(f'k-fold over the {len(images.stems)} images of the config\'s training split ({images.location}); '
+          'the images it holds out for validation stay out of every fold', flush=True)
+    split_files = write_folds(images, out / 'splits', folds, seed)
 
     per_fold = []
     for index, files in enumerate(split_files):
@@ -127,7 +132,8 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
                              checkpoint=str(checkpoint),
                              metrics={key: metrics[key] for key in METRIC_KEYS if key in metrics}))
 
-    summary = dict(config=str(config), data_root=root, folds=folds, seed=seed, work_dir=str(out),
+    summary = dict(config=str(config), data_root=root, folded=images.location, folds=folds, seed=seed,
+                   work_dir=str(out),
                    split_dir=str(out / 'splits'), per_fold=per_fold, **summarize(per_fold))
     (out / 'kfold_summary.json').write_text(json.dumps(summary, indent=2) + '\n', encoding='utf-8')
     (out / 'kfold_summary.md').write_text(summary_markdown(summary), encoding='utf-8')

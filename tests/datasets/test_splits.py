@@ -11,6 +11,7 @@ from custom.data_tools.splitting import source_images, write_splits
 from custom.datasets.splits import counts_from_fraction, make_splits, read_split
 from custom.errors import DataError
 from tests.helpers import REPO
+from tests.helpers.json_source_writers import corners, labelme_shape, write_labelme
 
 
 @pytest.fixture
@@ -105,3 +106,21 @@ def test_one_reader_takes_stems_paths_voc_class_lists_and_comments(tmp_path):
     assert read_split(split) == [(1, 'FudanPed00001'), (4, '2008_000008'), (6, '2008_000010'), (7, '000042')]
     with pytest.raises(DataError, match='split file not found'):
         read_split(tmp_path / 'missing.txt')
+
+
+def test_make_splits_tool_warns_when_a_class_has_objects_only_in_val(tmp_path, capsys):
+    from custom.cli import make_splits as make_splits_tool
+
+    root = tmp_path / 'pets'
+    for index in range(4):  # cats everywhere, the only dog in img3
+        shapes = [labelme_shape('cat', corners(8, 10, 20))] + [labelme_shape('dog', corners(50, 30, 16))] * (
+            index == 3)
+        write_labelme(root, f'img{index}', shapes, seed=index)
+    seed = next(seed for seed in range(50)
+                if 'img3' in make_splits([f'img{i}' for i in range(4)], 3, 1, seed)['val'])
+    args = ['labelme', str(root), '--classes', 'cat', 'dog', '--train', '3', '--val', '1']
+    assert make_splits_tool.main([*args, '--seed', str(seed)]) == 0
+    assert "classes 'dog' have objects only in the validation images" in capsys.readouterr().err
+    assert make_splits_tool.main([*args, '--seed', str(seed + 1 if seed else 1)]) == 0
+    other = (root / 'splits' / 'val.txt').read_text().split()
+    assert ("classes 'dog'" in capsys.readouterr().err) == (other == ['img3'])

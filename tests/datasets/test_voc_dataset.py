@@ -309,7 +309,8 @@ def mask_of_other_size(root):
 @pytest.mark.parametrize(
     'make, message',
     [
-        (lambda root: None, r'SegmentationObject/img\.png: instance mask PNG not found'),
+        (lambda root: None, r'SegmentationObject: no instance mask PNG here .* train it with '
+                            r'configs/voc_fasterrcnn\.py'),
         (rgb_mask, r'img\.png: expected a palette or grayscale PNG'),
         (mask_with_unknown_id, r'img\.png: pixel values \[7\] have no matching <object>'),
         (mask_of_other_size, r'img\.png: mask is 10x10 but the image is 64x48'),
@@ -354,3 +355,41 @@ def test_voc_maskrcnn_config_builds_its_datasets_on_synthetic_data(tmp_path):
             assert packed['data_samples'].gt_instances.masks.masks.shape[0] == 1  # the person, not the dog
         else:
             assert [inst['bbox_label'] for inst in packed['data_samples'].metainfo['instances']] == [0]
+
+
+def make_raccoon(root: Path) -> Path:
+    """A box-only VOC set as the raccoon data set ships: JPEGImages/, Annotations/ (one 'raccoon' each), and
+    ImageSets/Main/{train,val}.txt, but no SegmentationObject/."""
+    for index in range(3):
+        stem = f'raccoon-{index}'
+        write_image(root / 'JPEGImages' / f'{stem}.jpg', 96, 72, seed=index)
+        write_voc_xml(root, stem, [voc_object('raccoon', (10 + index, 8, 60, 64))], size=(96, 72))
+    (root / 'ImageSets' / 'Main').mkdir(parents=True)
+    (root / 'ImageSets' / 'Main' / 'train.txt').write_text('raccoon-0\nraccoon-1\n')
+    (root / 'ImageSets' / 'Main' / 'val.txt').write_text('raccoon-2\n')
+    return root
+
+
+def test_box_only_voc_gets_one_error_naming_the_box_config_which_reads_it_with_two_flags(tmp_path):
+    """The raccoon journey: the mask config says once what to use; the box config needs only --data-root and
+    --classes."""
+    from custom.data_tools.validation import validate_config
+    from custom.datasets.builder import build_dataset
+    from custom.engine.runtime import load_config
+
+    root = make_raccoon(tmp_path / 'raccoon')
+    (root / 'ImageSets' / 'Segmentation').mkdir()
+    for name in ('train', 'val'):  # the mask config's splits, as a user would copy them
+        (root / 'ImageSets' / 'Segmentation' / f'{name}.txt').write_text('raccoon-0\nraccoon-1\nraccoon-2\n')
+    masks = load_config(REPO / 'configs' / 'voc_maskrcnn.py', work_dir='unused', data_root=root,
+                        classes=['raccoon'])
+    errors = [finding for report in validate_config(masks, 'voc_maskrcnn.py') for finding in report.findings
+              if finding.severity == 'error']
+    assert len(errors) == 2  # train and val/test datasets: once each, not once per image
+    assert all('configs/voc_fasterrcnn.py' in error.problem for error in errors)
+
+    boxes = load_config(REPO / 'configs' / 'voc_fasterrcnn.py', work_dir='unused', data_root=root,
+                        classes=['raccoon'])
+    assert [len(build_dataset(loader.dataset)) for loader in (boxes.train_dataloader, boxes.val_dataloader)] \
+        == [2, 1]
+    assert boxes.model.roi_head.bbox_head.num_classes == 1

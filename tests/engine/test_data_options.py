@@ -11,7 +11,7 @@ from custom.engine.config_checks import check_num_classes, head_num_classes
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError, MissingFileError
 from tests.helpers import REPO
-from tests.helpers.json_source_writers import corners, labelme_shape, write_labelme
+from tests.helpers.json_source_writers import corners, labelme_shape, make_via_balloon, write_labelme
 from tests.helpers.tool_runs import run_tool
 
 CLASSES = ('cat', 'dog', 'bird')
@@ -38,6 +38,16 @@ def test_data_root_flag_points_every_dataset_through_wrappers_at_the_folder(tmp_
                       data_root=tmp_path / 'mine')
     roots = [dataset['data_root'] for dataset in datasets_of(cfg)]
     assert len(roots) == 5 and set(roots) == {f'{tmp_path}/mine/'}  # 3 concatenated sources, val, test
+
+
+def test_the_balloon_layout_needs_one_flag(tmp_path):
+    """MMDetection's balloon tutorial layout (train/ and val/, each a VIA json beside its images)."""
+    make_via_balloon(tmp_path / 'balloon', 'train', n_images=3)
+    make_via_balloon(tmp_path / 'balloon', 'val', n_images=2)
+    cfg = load_config(REPO / 'configs' / 'via_balloon_maskrcnn.py', work_dir='unused',
+                      data_root=tmp_path / 'balloon')
+    sizes = [len(build_dataset(loader.dataset)) for loader in (cfg.train_dataloader, cfg.val_dataloader)]
+    assert sizes == [3, 2]
 
 
 def test_img_scale_flag_resizes_in_every_pipeline():

@@ -71,8 +71,24 @@ def test_kfold_builds_the_training_source_once(pennfudan_root, tmp_path, monkeyp
     summary = kfold.run_kfold(str(REPO / DEMO_CONFIG), folds=2, work_dir=str(tmp_path / 'kfold'),
                               cfg_options=tiny_options(pennfudan_root))
     assert steps == ['train', 'test', 'train', 'test']
-    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(3, 3), (3, 3)]
+    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(2, 2), (2, 2)]
     assert dataset_builds == ['PennFudanDataset']
+
+
+def test_kfold_deals_the_training_split_only_and_never_a_held_out_image(pennfudan_root, tmp_path, monkeypatch,
+                                                                         capsys):
+    from custom.jobs import kfold
+
+    monkeypatch.setattr(kfold, 'run_step', lambda step, *args: None)
+    monkeypatch.setattr(kfold, 'find_checkpoint', lambda fold_dir: fold_dir / 'best.pth')
+    monkeypatch.setattr(kfold, 'read_test_metrics', lambda test_dir: {'coco/segm_mAP': 0.5})
+    kfold.run_kfold(str(REPO / DEMO_CONFIG), folds=2, work_dir=str(tmp_path / 'kfold'),
+                    cfg_options=tiny_options(pennfudan_root))
+    held_out = set((pennfudan_root / 'splits' / 'val.txt').read_text().split())
+    train = set((pennfudan_root / 'splits' / 'train.txt').read_text().split())
+    dealt = [set(path.read_text().split()) for path in (tmp_path / 'kfold' / 'splits').glob('fold*/*.txt')]
+    assert len(dealt) == 4 and set().union(*dealt) == train and not held_out & set().union(*dealt)
+    assert "k-fold over the 4 images of the config's training split" in capsys.readouterr().out
 
 
 def test_summary_is_numpy_mean_and_std_over_metrics_that_every_fold_reports():
@@ -100,9 +116,9 @@ def test_kfold_tool_trains_and_tests_each_fold_and_summarizes_mean_and_std(pennf
     summary = json.loads((work_dir / 'kfold_summary.json').read_text())
 
     assert [fold['fold'] for fold in summary['per_fold']] == [0, 1]
-    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(3, 3), (3, 3)]
+    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(2, 2), (2, 2)]
     val_sets = [set((work_dir / f'splits/fold{i}/val.txt').read_text().split()) for i in range(2)]
-    assert not val_sets[0] & val_sets[1] and len(val_sets[0] | val_sets[1]) == 6
+    assert not val_sets[0] & val_sets[1] and len(val_sets[0] | val_sets[1]) == 4  # splits/train.txt
     for fold in summary['per_fold']:
         assert Path(fold['checkpoint']).name == 'best_coco_segm_mAP_epoch_1.pth'
         assert Path(fold['checkpoint']).parent == work_dir / f'fold{fold["fold"]}'
