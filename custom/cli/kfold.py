@@ -21,6 +21,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--folds', type=int, default=5, help='number of folds k (default 5)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the fold shuffle')
     parser.add_argument('--data-root', help="data set folder; default: the config's train data_root")
+    parser.add_argument('--classes', nargs='+', metavar='NAME',
+                        help='class names of every dataset and head, as tools/train.py --classes')
     parser.add_argument('--work-dir', help='output folder; default work_dirs/<config name>_kfold<k>')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='config overrides for every fold, key=value pairs as in tools/train.py')
@@ -31,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     summary = run_kfold(args.config, folds=args.folds, seed=args.seed, data_root=args.data_root,
-                        work_dir=args.work_dir, cfg_options=args.cfg_options)
+                        work_dir=args.work_dir, cfg_options=args.cfg_options, classes=args.classes)
     for name in summary['metric_names']:
         print(f'{name}: {summary["mean"][name]:.3f} +- {summary["std"][name]:.3f} over {args.folds} folds')
     print(f'summary: {Path(summary["work_dir"]) / "kfold_summary.md"}')

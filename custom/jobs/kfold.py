@@ -99,15 +99,18 @@ def summary_markdown(summary: dict) -> str:
 
 
 def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None = None,
-              work_dir: str | None = None, cfg_options: list[str] | None = None) -> dict:
+              work_dir: str | None = None, cfg_options: list[str] | None = None,
+              classes: list[str] | None = None) -> dict:
     """Train and test every fold, then write ``kfold_summary.json``/``.md``; returns the summary.
 
-    ``cfg_options`` are raw ``key=value`` strings, passed on to every training and test. ``data_root``
+    ``cfg_options`` are raw ``key=value`` strings and ``classes`` the --classes of tools/train.py, passed on
+    to every training and test. ``data_root``
     defaults to the config's train dataset root (after ``cfg_options``); ``work_dir`` to
     ``work_dirs/<config name>_kfold<k>``.
     """
     cfg_options = list(cfg_options or [])
-    cfg = load_config(config, parse_cfg_options(cfg_options))
+    cfg = load_config(config, parse_cfg_options(cfg_options), classes=classes)
+    class_args = ['--classes', *classes] if classes else []
     train_source = dict(leaf_dataset(cfg, 'train_dataloader')[1])
     root = str(Path(data_root or train_source.get('data_root') or '.').resolve()) + '/'
     out = Path(work_dir or Path('work_dirs') / f'{Path(config).stem}_kfold{folds}')
@@ -121,9 +124,10 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
         fold_dir = out / f'fold{index}'
         options = ['--cfg-options', *cfg_options, *fold_overrides(cfg, root, files)]
         try:
-            run_step('train', config, '--work-dir', str(fold_dir), *options)
+            run_step('train', config, '--work-dir', str(fold_dir), *class_args, *options)
             checkpoint = find_checkpoint(fold_dir)
-            run_step('test', config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), *options)
+            run_step('test', config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), *class_args,
+                     *options)
         except StepFailedError as error:
             raise StepFailedError(f'fold {index}: {error}') from error
         counts = {name: len(path.read_text().split()) for name, path in files.items()}
