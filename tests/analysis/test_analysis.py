@@ -314,6 +314,21 @@ def test_pr_curve_follows_the_score_order_and_plots(predictions, tmp_path):
     assert cv2.imread(str(tmp_path / 'pr' / 'pr_bbox.png')) is not None
 
 
+def test_error_report_and_confusion_matrix_count_from_one_score_threshold_and_print_it(predictions, tmp_path,
+                                                                                      capsys):
+    """Both default to DEFAULT_SCORE_THR (0.3) and say so: on the same predictions they count the same."""
+    from custom.cli.confusion_matrix import main as confusion_main
+    from custom.cli.error_report import main as error_main
+
+    args = [str(predictions), '--classes', 'pedestrian']
+    assert error_main([*args, '--out-dir', str(tmp_path / 'errors'), '--kind', 'segm', '--no-pr']) == 0
+    assert confusion_main([*args, '--out-dir', str(tmp_path / 'cm'), '--kind', 'segm']) == 0
+    out = capsys.readouterr().out
+    assert out.count('IoU >= 0.5, score >= 0.3') == 2
+    assert 'TP 2, FP 3, FN 2' in out
+    assert json.loads((tmp_path / 'errors' / 'errors.json').read_text())['settings']['score_thr'] == 0.3
+
+
 def test_error_report_tool_takes_ground_truth_from_a_config(predictions, tmp_path, monkeypatch):
     """GT from a config's test dataset (mmdet CocoDataset with polygons here) instead of the pickle."""
     samples = pickle.loads(predictions.read_bytes())
