@@ -99,16 +99,26 @@ def data_options(args: argparse.Namespace) -> dict:
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags that tools/train.py and tools/test.py share (as in MMDetection, plus the data flags):
+    """Flags that tools/train.py and tools/test.py share (as in MMDetection, plus the data flags): --work-dir,
     --cfg-options, --data-root, --classes, --img-scale, --launcher."""
+    parser.add_argument('--work-dir', help='where logs, checkpoints and metrics go (default: work_dirs/NAME)')
     add_data_arguments(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def runner_config(args: argparse.Namespace):
+    """The config of a training or test run, with every flag of ``add_runner_arguments`` applied."""
+    from custom.engine.runtime import load_config
+
+    return load_config(args.config, args.cfg_options, args.work_dir, args.launcher, **data_options(args))
+
+
 def parse_runner_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """Parses the command line; torch.distributed.launch passes the rank as a flag, torchrun in LOCAL_RANK."""
+    """Adds the runner flags (``add_runner_arguments``) and parses the command line; torch.distributed.launch
+    passes the rank as a flag, torchrun in LOCAL_RANK."""
+    add_runner_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from custom.cli.arguments import add_runner_arguments, data_options, parse_runner_args
+from custom.cli.arguments import parse_runner_args, runner_config
 from custom.engine.checkpoints import check_checkpoint_fits
 from custom.engine.runtime import (
     TEST_LOADERS,
@@ -11,7 +11,6 @@ from custom.engine.runtime import (
     apply_test_options,
     apply_tta,
     build_runner,
-    load_config,
 )
 from custom.errors import report_user_errors
 
@@ -20,20 +19,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the directory to save the file containing evaluation metrics')
     parser.add_argument('--out', help='dump predictions to a pickle file (.pkl) for offline evaluation')
     parser.add_argument('--show', action='store_true', help='show prediction results in a window')
     parser.add_argument('--show-dir', help='directory (inside work_dir) where painted images are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation (flips; box-only models)')
-    add_runner_arguments(parser)
     return parse_runner_args(parser, argv)
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, **data_options(args))
+    cfg = runner_config(args)
     apply_test_options(cfg, args.checkpoint, show=args.show, show_dir=args.show_dir, wait_time=args.wait_time)
     if args.tta:
         apply_tta(cfg)

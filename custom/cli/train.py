@@ -3,28 +3,26 @@
 import argparse
 import sys
 
-from custom.cli.arguments import add_runner_arguments, data_options, parse_runner_args
+from custom.cli.arguments import parse_runner_args, runner_config
 from custom.engine.checkpoints import fine_tuning_summary
-from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner, load_config
+from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner
 from custom.errors import report_user_errors
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a detector')
     parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from this checkpoint; without a value, from the latest in work_dir')
-    add_runner_arguments(parser)
     return parse_runner_args(parser, argv)
 
 
 @report_user_errors
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir, args.launcher, **data_options(args))
+    cfg = runner_config(args)
     apply_train_options(cfg, amp=args.amp, auto_scale_lr=args.auto_scale_lr, resume=args.resume)
     runner = build_runner(cfg, TRAIN_LOADERS)
     if cfg.get('load_from') and not cfg.get('resume'):
