@@ -39,7 +39,7 @@ def verify(args: argparse.Namespace, model: Path) -> list[tuple[Path, Agreement]
     pytorch = PyTorchDetector(cfg, args.checkpoint, 'cpu')
     onnxruntime = OnnxDetector(model)
     results = []
-    for path in expand_inputs(args.verify):
+    for path in expand_inputs(args.verify).files:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise DataError(path, 'cannot read the image (videos are not verified)')
@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> int:
           f'{max(r.max_score_diff for r in found):.1e}, mask IoU {min(r.min_mask_iou for r in found):.5f}')
     failed = [(path, result) for path, result in results if not result.ok]
     for path, result in failed:
-        print(f'error: {path}: ONNX Runtime differs from PyTorch: {result}', file=sys.stderr)
+        masks = {'expected': 'only PyTorch gives masks (the ONNX file has no mask output); ',
+                 'actual': 'only ONNX Runtime gives masks; '}.get(result.masks_only_in, '')
+        print(f'error: {path}: ONNX Runtime differs from PyTorch: {masks}{result}', file=sys.stderr)
     return int(bool(failed))
 
 

@@ -2,6 +2,10 @@
 
     infer.py CONFIG CHECKPOINT INPUT...                  PyTorch (MMDetection), on the GPU when there is one
     infer.py --backend onnxruntime MODEL.onnx INPUT...   ONNX Runtime on the CPU (tools/export_onnx.py)
+
+An input that cannot be read is named in a warning and skipped (exit status 1 at the end); what the folders
+hold besides images is counted as ignored. results.json is rewritten as the run goes, so a run killed midway
+keeps what it did ('complete': false).
 """
 
 import argparse
@@ -59,12 +63,17 @@ def build_detector(args: argparse.Namespace) -> tuple[Detector, list[str], dict]
 
 
 @report_user_errors
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Exit status 1 when an input could not be read (each is named in a warning and skipped; results.json
+    holds the others), as cp does when it cannot copy some of the files."""
     args = parse_args(argv)
     detector, inputs, header = build_detector(args)
     results = run_inference(detector, inputs, args.out_dir, args.score_thr, header)
     found = sum(len(item['detections']) for item in results['items'])
-    print(f'{len(results["items"])} images/frames, {found} detections -> {args.out_dir}/results.json')
+    print(f'{len(results["items"])} images/frames, {found} detections; skipped (unreadable): '
+          f'{len(results["skipped"])}; ignored (not images): {len(results["ignored"])} -> '
+          f'{args.out_dir}/results.json')
+    return int(bool(results['skipped']))
 
 
 if __name__ == '__main__':

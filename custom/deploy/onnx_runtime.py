@@ -85,11 +85,25 @@ class OnnxDetector:
         if meta.get('format') != METADATA_FORMAT:
             raise DataError(path, 'not a model written by tools/export_onnx.py (its metadata has no '
                                   f'format={METADATA_FORMAT!r}); export it with that tool')
+        with_mask = len(self.session.get_outputs()) > 3  # boxes, scores, labels (, mask_probs)
+        missing = [key for key in ('classes', 'resize', *['mask_thr_binary'] * with_mask) if key not in meta]
+        if missing:
+            raise DataError(path, f'its metadata lacks {", ".join(missing)} (tools/export_onnx.py writes '
+                                  'them all): export it again with that tool')
+        if 'mask_thr_binary' in meta and not with_mask:
+            raise DataError(path, 'its metadata is of a model with masks (mask_thr_binary) but the graph has '
+                                  'no mask output: export it again with tools/export_onnx.py')
+        try:
+            classes, resize = json.loads(meta['classes']), json.loads(meta['resize'])
+            if not isinstance(classes, list):
+                raise TypeError(f'classes is {classes!r}, not a list')
+            self.classes = tuple(map(str, classes))
+            self.scale, self.keep_ratio = tuple(int(v) for v in resize['scale']), bool(resize['keep_ratio'])
+            self.mask_threshold = float(meta['mask_thr_binary']) if with_mask else None
+        except (ValueError, TypeError, KeyError) as error:
+            raise DataError(path, f'its metadata cannot be read ({type(error).__name__}: {error}): export it '
+                                  'again with tools/export_onnx.py') from error
         self.path = path
-        self.classes = tuple(json.loads(meta['classes']))
-        resize = json.loads(meta['resize'])
-        self.scale, self.keep_ratio = tuple(resize['scale']), resize['keep_ratio']
-        self.mask_threshold = float(meta['mask_thr_binary']) if 'mask_thr_binary' in meta else None
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:

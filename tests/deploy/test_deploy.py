@@ -17,7 +17,7 @@ from custom.apis.inference import PyTorchDetector
 from custom.cli import export_onnx, infer
 from custom.deploy.export import export_onnx as export_model
 from custom.deploy.export import unsupported_parts
-from custom.deploy.onnx_runtime import OnnxDetector, paste_masks, resize_like_test_pipeline
+from custom.deploy.onnx_runtime import METADATA_FORMAT, OnnxDetector, paste_masks, resize_like_test_pipeline
 from custom.deploy.parity import Agreement, agreement
 from custom.engine.runtime import load_config
 from custom.errors import DataError
@@ -103,6 +103,24 @@ def test_parity_pairs_each_detection_with_its_own_partner_and_adds_up_images():
     assert not both.ok and Agreement.combined([agreement(expected, expected)] * 2).ok
 
 
+def test_parity_fails_when_only_one_side_gives_masks_and_says_so():
+    boxes = np.array([[10, 10, 50, 90], [60, 20, 90, 70]], np.float32)
+    masks = np.zeros((2, 100, 100), bool)
+    masks[0, 10:90, 10:50] = masks[1, 20:70, 60:90] = True
+    with_masks = Detections(boxes, np.array([0.9, 0.6], np.float32), np.array([0, 0]), masks)
+    boxes_only = Detections(boxes, with_masks.scores, with_masks.labels)  # an export that lost its masks
+    result = agreement(with_masks, boxes_only)
+    assert not result.ok and result.min_mask_iou == 0.0 and result.masks_only_in == 'expected'
+    assert repr(result).endswith("min_mask_iou=0.0, masks_only_in='expected')")
+    assert agreement(boxes_only, with_masks).masks_only_in == 'actual'
+    # Also on an image where neither finds anything, and over several images.
+    nothing = Detections(boxes[:0], with_masks.scores[:0], with_masks.labels[:0])
+    nothing_with_masks = Detections(boxes[:0], nothing.scores, nothing.labels, masks[:0])
+    assert not agreement(nothing_with_masks, nothing).ok and agreement(nothing, nothing).ok
+    both = Agreement.combined([agreement(with_masks, with_masks), agreement(nothing_with_masks, nothing)])
+    assert not both.ok and both.masks_only_in == 'expected'
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_PENNFUDAN.is_dir(), reason='real Penn-Fudan data not found in ../shared/data')
 def test_onnx_runtime_matches_pytorch_on_real_pennfudan_images(demo_checkpoint, exported):
@@ -175,6 +193,30 @@ def test_checkpoint_that_does_not_match_the_config_fails_before_export(demo_chec
     assert f'error: {demo_checkpoint} does not match {DEMO_CONFIG}' in error
     assert 'roi_head.bbox_head.fc_cls.weight (checkpoint (2, 1024), config (4, 1024))' in error
     assert 'roi_head.mask_head.conv_logits.weight' in error
+
+
+@pytest.mark.slow
+def test_verify_fails_when_the_export_lost_its_mask_output(demo_checkpoint, tmp_path, capsys, monkeypatch):
+    def without_masks(*args, **kwargs) -> Path:
+        """The export, then its mask output and mask threshold taken out: a consistent boxes-only file."""
+        out = export_model(*args, **kwargs)
+        model = onnx.load(str(out))
+        model.graph.output.remove(next(o for o in model.graph.output if o.name == 'mask_probs'))
+        kept = [prop for prop in model.metadata_props if prop.key != 'mask_thr_binary']
+        del model.metadata_props[:]
+        model.metadata_props.extend(kept)
+        onnx.save(model, str(out))
+        return out
+
+    monkeypatch.setattr(export_onnx, 'export_onnx', without_masks)
+    images = sorted((make_pennfudan(tmp_path / 'data', seed=1) / 'PNGImages').glob('*.png'))[:1]
+    status = export_onnx.main([DEMO_CONFIG, str(demo_checkpoint), '--out', str(tmp_path / 'model.onnx'),
+                               '--verify', *map(str, images)])
+    output = capsys.readouterr()
+    assert status == 1 and 'mask IoU 0.00000' in output.out
+    assert (f'error: {images[0]}: ONNX Runtime differs from PyTorch: only PyTorch gives masks (the ONNX file '
+            'has no mask output); Agreement(') in output.err
+    assert "masks_only_in='expected')" in output.err
 
 
 @pytest.mark.parametrize('config', SHIPPED_CONFIGS)
@@ -272,6 +314,40 @@ def test_onnx_detector_refuses_a_file_not_written_by_the_export(tmp_path):
     broken.write_bytes(b'not onnx')
     with pytest.raises(DataError, match='ONNX Runtime cannot load it'):
         OnnxDetector(broken)
+
+
+def fake_export(path: Path, metadata: dict[str, str], outputs: int = 4) -> Path:
+    """An ONNX file of `outputs` Identity outputs and `metadata`, stored as custom/deploy/export.py does."""
+    names = ['boxes', 'scores', 'labels', 'mask_probs'][:outputs]
+    value = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph([onnx.helper.make_node('Identity', ['image'], [name]) for name in names],
+                                   'g', [value('image', onnx.TensorProto.FLOAT, [1])],
+                                   [value(name, onnx.TensorProto.FLOAT, [1]) for name in names])
+    model = onnx.helper.make_model(graph)
+    onnx.helper.set_model_props(model, {'format': METADATA_FORMAT, **metadata})
+    onnx.save(model, str(path))
+    return path
+
+
+def test_onnx_detector_names_the_metadata_a_file_lacks_or_cannot_be_read(tmp_path, capsys):
+    complete = {'classes': '["pedestrian"]', 'resize': '{"scale": [160, 128], "keep_ratio": true}',
+                'mask_thr_binary': '0.5'}
+    assert OnnxDetector(fake_export(tmp_path / 'complete.onnx', complete)).classes == ('pedestrian',)
+    partial = fake_export(tmp_path / 'partial.onnx', {'resize': complete['resize']})
+    with pytest.raises(DataError, match=r'partial.onnx: its metadata lacks classes, mask_thr_binary \('):
+        OnnxDetector(partial)
+    boxes_only = fake_export(tmp_path / 'boxes.onnx', {'resize': complete['resize']}, outputs=3)
+    with pytest.raises(DataError, match='boxes.onnx: its metadata lacks classes '):  # no mask threshold
+        OnnxDetector(boxes_only)
+    lost_masks = fake_export(tmp_path / 'lost.onnx', complete, outputs=3)
+    with pytest.raises(DataError, match='lost.onnx: its metadata is of a model with masks .* no mask output'):
+        OnnxDetector(lost_masks)
+    for key, value in [('classes', '"pedestrian"'), ('resize', '{"scale": [160, 128]}'), ('classes', '[')]:
+        broken = fake_export(tmp_path / 'broken.onnx', {**complete, key: value})
+        with pytest.raises(DataError, match='broken.onnx: its metadata cannot be read'):
+            OnnxDetector(broken)
+    assert infer.main(['--backend', 'onnxruntime', str(partial), str(tmp_path / 'street.jpg')]) == 1
+    assert f'error: {partial}: its metadata lacks classes, mask_thr_binary' in capsys.readouterr().err
 
 
 def test_infer_tool_says_what_each_backend_takes(tmp_path, capsys):

@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import pickle
+import shutil
 from pathlib import Path
 
 import cv2
@@ -99,6 +100,33 @@ def test_infer_tool_writes_overlays_and_json_for_images_folders_and_videos(train
             assert det['class'] == 'pedestrian' and len(det['bbox']) == 4 and 'counts' in det['mask']
     overlay = cv2.imread(str(out_dir / images[0].name))
     assert overlay.shape == (80, 96, 3)
+
+
+@pytest.mark.slow
+def test_infer_tool_names_and_skips_an_unreadable_image_and_counts_what_it_ignored(trained, tmp_path):
+    root, work_dir = trained
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for name in ('FudanPed00001.png', 'FudanPed00003.png'):
+        shutil.copy(root / 'PNGImages' / name, folder / name)
+    unreadable = folder / 'FudanPed00002.png'
+    unreadable.write_bytes(b'')  # a copy that failed
+    (folder / 'README.txt').write_text('street photos, March\n')
+    out_dir = tmp_path / 'infer'
+    process = run_tool('infer.py', DEMO_CONFIG, str(work_dir / 'epoch_1.pth'), str(folder), '--out-dir',
+                       str(out_dir), check=False)
+    assert process.returncode == 1  # some inputs were not done, as cp says when some files were not copied
+    assert (f'warning: {unreadable}: cannot read the image (corrupt or unsupported format); skipped'
+            in process.stderr)
+    summary = process.stdout.strip().splitlines()[-1]
+    assert summary.startswith('2 images/frames, ')
+    assert summary.endswith(f'detections; skipped (unreadable): 1; ignored (not images): 1 -> '
+                            f'{out_dir}/results.json')
+    results = json.loads((out_dir / 'results.json').read_text())
+    assert [item['overlay'] for item in results['items']] == ['FudanPed00001.png', 'FudanPed00003.png']
+    assert results['skipped'] == [{'file': str(unreadable),
+                                   'problem': 'cannot read the image (corrupt or unsupported format)'}]
+    assert results['ignored'] == [str(folder / 'README.txt')] and results['complete']
 
 
 def test_inference_api_works_in_a_user_script(trained):
