@@ -45,21 +45,42 @@ def top_level_data(cfg: Config, config: str | Path) -> tuple[str | None, tuple[s
     all datasets share one root (one set of classes), the leaf's value replaces it everywhere, heads included;
     a config of several sources must set each dataset's own, and gets an error saying so.
     """
-    datasets = [dataset for _, dataset in configured_datasets(cfg)]
-    found = {'data_root': {dataset.get('data_root') for dataset in datasets},
-             'classes': {tuple((dataset.get('metainfo') or {}).get('classes') or ()) for dataset in datasets}}
-    wanted = {'data_root': cfg.get('data_root'), 'classes': cfg.get('classes')}
-    wanted['classes'] = tuple(wanted['classes']) if wanted['classes'] else None
+    found, wanted = _data_values(cfg)
+    datasets = len(list(configured_datasets(cfg)))
     changes = {}
     for key, value in wanted.items():
         if value is None or not datasets or value in found[key]:
             continue
         if len(found[key]) > 1:
             raise ConfigError(f'{config}: {key} = {value!r} at the top of the config matches none of its '
-                              f'{len(datasets)} datasets, which have {len(found[key])} different ones: set '
+                              f'{datasets} datasets, which have {len(found[key])} different ones: set '
                               f'each dataset\'s own {key} (or --{key.replace("_", "-")} for all of them)')
         changes[key] = value
     return changes.get('data_root'), changes.get('classes')
+
+
+def _data_values(cfg: Config) -> tuple[dict[str, set], dict[str, object]]:
+    """The data roots and class tuples the config's datasets have, and the config's top-level ones."""
+    datasets = [dataset for _, dataset in configured_datasets(cfg)]
+    found = {'data_root': {dataset.get('data_root') for dataset in datasets},
+             'classes': {tuple((dataset.get('metainfo') or {}).get('classes') or ()) for dataset in datasets}}
+    wanted = {'data_root': cfg.get('data_root'), 'classes': cfg.get('classes')}
+    wanted['classes'] = tuple(wanted['classes']) if wanted['classes'] else None
+    return found, wanted
+
+
+def describe_data_at_top(cfg: Config) -> None:
+    """Makes the top-level ``data_root`` and ``classes`` say what the datasets read after every option, so the
+    config a run dumps reads back the same (``top_level_data`` finds nothing to change): the datasets' one
+    value, or no top-level key when they have several and it matches none."""
+    found, wanted = _data_values(cfg)
+    for key, value in wanted.items():
+        if value is None:
+            continue
+        if len(found[key]) == 1:
+            cfg[key] = next(iter(found[key]))
+        elif value not in found[key]:
+            cfg.pop(key)
 
 
 def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,
@@ -74,6 +95,7 @@ def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: s
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     apply_data_options(cfg, data_root, classes, img_scale)
+    describe_data_at_top(cfg)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

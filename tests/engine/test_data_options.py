@@ -118,3 +118,15 @@ def test_an_unknown_project_config_is_named(tmp_path):
     config = write_user_config(tmp_path, "_base_ = 'custom::labelme_maskrnn.py'\n")
     with pytest.raises(MissingFileError, match=r'custom::labelme_maskrnn\.py: no such project config'):
         load_config(config)
+
+
+def test_the_config_a_run_dumps_reads_back_with_the_datasets_it_ran_on(tmp_path):
+    """Datasets pointed elsewhere with --cfg-options: the top-level data_root follows them into the dump, so
+    tools that read a run's dumped config (run report, analysis) see the run's data, not the file's."""
+    moved = f'{tmp_path}/elsewhere/'
+    options = {f'{loader}.dataset.data_root': moved for loader in ('train_dataloader', 'val_dataloader',
+                                                                    'test_dataloader')}
+    cfg = load_config(REPO / 'configs' / 'pennfudan_maskrcnn.py', options, work_dir='unused')
+    cfg.dump(tmp_path / 'dumped.py')
+    again = load_config(tmp_path / 'dumped.py', work_dir='unused')
+    assert {dataset['data_root'] for dataset in datasets_of(again)} == {moved}
