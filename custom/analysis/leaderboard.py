@@ -6,6 +6,9 @@ validation records of every (resumed) run folder; training time per image from m
 ``time`` (a moving mean over its log window) divided by the images per iteration; inference images/s from
 the validation ``time`` per iteration (loading included, as a user's test run would see it); parameters and
 FLOPs of the config mmengine dumped there (custom/analysis/complexity.py).
+
+A run is ranked and plotted by the AP it is judged by: the metric its best checkpoint is chosen by (segm mAP
+for mask models, bbox mAP for box-only ones, as the dataset bases list them first).
 """
 
 import csv
@@ -39,7 +42,11 @@ COLUMNS = [
     ('inference_images_per_s', 'infer img/s', '{:.2f}'),
     ('error', 'error / note', '{}'),
 ]
-CSV_EXTRA = ['config', 'options', 'work_dir']
+CSV_EXTRA = ['judged_by', 'config', 'options', 'work_dir']
+KINDS = ('segm', 'bbox')
+SERIES = {'segm': dict(marker='o', color='C0', label='segm mAP (mask models)'),
+          'bbox': dict(marker='s', color='C1', label='bbox mAP (box-only models)')}
+LABEL_CHARS = 32  # a point's label at most this long: at font size 7 under half the axes' width
 
 
 def run_results(work_dir: Path) -> dict:
@@ -51,9 +58,9 @@ def run_results(work_dir: Path) -> dict:
         raise DataError(work_dir, 'no config dumped by mmengine, so this is not a training work dir')
     cfg = Config.fromfile(str(config_file))
     log = load_resumed_run_log(work_dir)
-    row: dict = {}
+    row: dict = {'judged_by': judged_by(cfg)}
     table = metric_table(log)
-    for kind in ('segm', 'bbox'):
+    for kind in KINDS:
         best = table.get(f'coco/{kind}_mAP')
         if best:
             row.update({f'{kind}_mAP': best['best'], f'{kind}_epoch': best['best_step']})
@@ -73,9 +80,31 @@ def run_results(work_dir: Path) -> dict:
     return row
 
 
+def judged_by(cfg: Config) -> str | None:
+    """'segm' or 'bbox': the COCO AP the run's best checkpoint is chosen by, as the CheckpointHook decides
+    (custom/engine/hooks/early_stopping.py watches the same): its ``save_best`` when that names
+    coco/<kind>_mAP, else (``'auto'``) the first metric of the validation evaluator; None for others."""
+    save_best = (cfg.get('default_hooks') or {}).get('checkpoint', {}).get('save_best')
+    save_best = save_best[0] if isinstance(save_best, list | tuple) and save_best else save_best
+    if isinstance(save_best, str) and save_best != 'auto':
+        kind = save_best.removeprefix('coco/').removesuffix('_mAP')
+        return kind if kind in KINDS and save_best == f'coco/{kind}_mAP' else None
+    evaluator = cfg.get('val_evaluator') or {}
+    evaluator = evaluator[0] if isinstance(evaluator, list | tuple) and evaluator else evaluator
+    metric = evaluator.get('metric', 'bbox') if isinstance(evaluator, dict) else None
+    metric = metric[0] if isinstance(metric, list | tuple) and metric else metric
+    return metric if metric in KINDS else None
+
+
+def judged_kind(row: dict) -> str:
+    """'segm' or 'bbox', what a run is ranked by: the AP its config judges it by (``judged_by``, from
+    ``run_results``), else segm mAP when the row has one, else bbox mAP."""
+    return row.get('judged_by') or ('segm' if row.get('segm_mAP') is not None else 'bbox')
+
+
 def primary_ap(row: dict) -> float | None:
-    """What a run is ranked by: segm mAP for a mask model, else bbox mAP."""
-    return row.get('segm_mAP', row.get('bbox_mAP'))
+    """The AP a run is ranked by (``judged_kind``); None when it logged none."""
+    return row.get(f'{judged_kind(row)}_mAP')
 
 
 def ranked(rows: list[dict]) -> list[dict]:
@@ -99,9 +128,10 @@ def leaderboard_markdown(rows: list[dict], title: str) -> str:
     lines = [f'# {title}', '', '| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for rank, row in enumerate(ranked(rows), start=1):
         lines.append(f'| {rank} | ' + ' | '.join(cell(row, column) for column in COLUMNS) + ' |')
-    lines += ['', 'Ranked by segm mAP (bbox mAP for box-only models). params and GFLOPs: mmengine\'s '
-              'complexity analysis at the test size; train s/img: logged iteration time / batch size; '
-              'infer img/s: validation images per second, loading included.']
+    lines += ['', 'Ranked by the AP each run is judged by: segm mAP for mask models, bbox mAP for box-only '
+              'ones. params and GFLOPs: mmengine\'s complexity analysis at the test size; train s/img: '
+              'logged iteration time / batch size; infer img/s: validation images per second, loading '
+              'included.']
     return '\n'.join(lines) + '\n'
 
 
@@ -121,22 +151,63 @@ def write_leaderboard(rows: list[dict], out_dir: Path, title: str = 'Sweep leade
 
 
 def plot_ap_against_time(rows: list[dict], out_file: Path) -> None:
-    """One point per finished run: primary AP against inference milliseconds per image."""
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
-    for row in rows:
-        ap, speed = primary_ap(row), row.get('inference_images_per_s')
-        if ap is None or not speed:
-            continue
-        kind = 'segm' if 'segm_mAP' in row else 'bbox'
-        ax.scatter(1000 / speed, ap, marker='o' if kind == 'segm' else 's', color=f'C{kind == "bbox":d}')
-        ax.annotate(row['name'], (1000 / speed, ap), fontsize=7, xytext=(4, 4), textcoords='offset points')
-    ax.scatter([], [], marker='o', color='C0', label='segm mAP')
-    ax.scatter([], [], marker='s', color='C1', label='bbox mAP (box-only model)')
-    ax.set_xlabel('inference time per image (ms, loading included)')
-    ax.set_ylabel('best mAP')
-    ax.set_title('AP against inference time')
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    """``ap_time_figure`` as a PNG."""
+    fig = ap_time_figure(rows)
     fig.savefig(out_file)
     plt.close(fig)
+
+
+def ap_time_figure(rows: list[dict]) -> plt.Figure:
+    """One point per finished run: the AP it is judged by against inference milliseconds per image, one
+    series (and legend entry) per kind of AP among the runs, each point labelled with its rank and what
+    tells it apart from the others (``short_labels``), the label turned towards the middle of the axes so it
+    stays inside them."""
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=100)
+    ranks = {id(row): rank for rank, row in enumerate(ranked(rows), start=1)}
+    points = [(row, 1000 / row['inference_images_per_s'], primary_ap(row)) for row in rows
+              if primary_ap(row) is not None and row.get('inference_images_per_s')]
+    for kind in KINDS:
+        series = [(ms, ap) for row, ms, ap in points if judged_kind(row) == kind]
+        if series:
+            ax.scatter(*zip(*series, strict=True), **SERIES[kind])
+    ax.set_xlabel('inference time per image (ms, loading included)')
+    ax.set_ylabel('best mAP the run is judged by')
+    ax.set_title('AP against inference time (label: rank in the leaderboard)')
+    ax.grid(True, alpha=0.3)
+    if not points:
+        ax.text(0.5, 0.5, 'no finished run logged both AP and inference time', ha='center', va='center',
+                transform=ax.transAxes)
+        fig.tight_layout()
+        return fig
+    ax.margins(0.08)
+    ax.legend(fontsize=8, loc='best')
+    fig.tight_layout()  # fixes the axes' size and limits before the labels are placed in them
+    to_axes = ax.transData + ax.transAxes.inverted()
+    labels = short_labels([row['name'] for row, _, _ in points])
+    for (row, ms, ap), label in zip(points, labels, strict=True):
+        x, y = to_axes.transform((ms, ap))
+        right, up = x < 0.5, y < 0.5
+        ax.annotate(f'{ranks[id(row)]}. {label}', (ms, ap), fontsize=7, textcoords='offset points',
+                    xytext=(4 if right else -4, 4 if up else -4), ha='left' if right else 'right',
+                    va='bottom' if up else 'top')
+    return fig
+
+
+def short_labels(names: list[str]) -> list[str]:
+    """What tells runs apart, from their names (``config__key=value__...``): the parts not all of them share,
+    keys cut to their last part (``optim_wrapper.optimizer.lr=0.01`` -> ``lr=0.01``), at most LABEL_CHARS
+    long (the middle of a longer one left out); the config's name when all parts are shared."""
+    parts = [name.split('__') for name in names]
+    shared = set.intersection(*map(set, parts)) if parts else set()
+    labels = []
+    for name_parts in parts:
+        differing = [part for part in name_parts if part not in shared] or name_parts[:1]
+        label = ' '.join(map(_without_key_path, differing))
+        half = LABEL_CHARS // 2  # a long label keeps its start and its end, where grid values differ
+        labels.append(label if len(label) <= LABEL_CHARS else f'{label[:half - 1]}…{label[-half:]}')
+    return labels
+
+
+def _without_key_path(part: str) -> str:
+    key, equals, value = part.partition('=')
+    return f'{key.rsplit(".", 1)[-1]}={value}' if equals else part

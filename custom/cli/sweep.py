@@ -4,9 +4,10 @@ them in a leaderboard (Markdown, CSV, and a plot of AP against inference time).
     python tools/sweep.py CONFIG [CONFIG ...] [--grid KEY=V1,V2 ...] [--cfg-options KEY=VALUE ...]
         [--work-dir work_dirs/sweep] [--gpus N] [--retry-failed]
 
-Each run trains in <work-dir>/<run name>/. Running the same command again skips finished runs, resumes a
-stopped one from its latest checkpoint, and skips failed ones (their error stays in the leaderboard) unless
---retry-failed. Exit status 1 when a run failed; the leaderboard is written either way.
+Each run trains in <work-dir>/<run name>@<digest of its merged config>/. Running the same command again
+skips finished runs, resumes a stopped one from its latest checkpoint, and skips failed ones (their error
+stays in the leaderboard) unless --retry-failed; other settings (--cfg-options, an edited config) are new
+runs (custom/jobs/sweep.py says why). Exit status 1 when a run failed; the leaderboard is written either way.
 """
 
 import argparse

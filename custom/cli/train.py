@@ -15,7 +15,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='enable automatic-mixed-precision training')
     parser.add_argument('--auto-scale-lr', action='store_true', help='enable automatically scaling LR')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from this checkpoint; without a value, from the latest in work_dir')
+                        help='resume from this checkpoint; without a value, from the latest in work_dir '
+                             '(none there: a warning, and training starts as it would without --resume)')
     return parse_runner_args(parser, argv)
 
 

@@ -83,12 +83,12 @@ def describe_data_at_top(cfg: Config) -> None:
             cfg.pop(key)
 
 
-def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,
-                launcher: str = 'none', data_root: str | Path | None = None,
-                classes: Sequence[str] | None = None, img_scale: Sequence[int] | None = None) -> Config:
-    """Reads a config, applies --cfg-options (checked first: ``custom/engine/cfg_options.py``), then
-    --data-root, --classes and --img-scale (``apply_data_options``), and picks the work_dir (CLI > config >
-    work_dirs/<name>)."""
+def merged_config(config: str | Path, cfg_options: dict | None = None, launcher: str = 'none',
+                  data_root: str | Path | None = None, classes: Sequence[str] | None = None,
+                  img_scale: Sequence[int] | None = None) -> Config:
+    """Reads a config and applies --launcher, --cfg-options (checked first: ``custom/engine/cfg_options.py``),
+    then --data-root, --classes and --img-scale (``apply_data_options``): the settings a run is made of,
+    before the work dir and this machine's adaptations (``load_config``)."""
     cfg = read_config(config)
     cfg.launcher = launcher
     if cfg_options:
@@ -96,6 +96,15 @@ def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: s
         cfg.merge_from_dict(cfg_options)
     apply_data_options(cfg, data_root, classes, img_scale)
     describe_data_at_top(cfg)
+    return cfg
+
+
+def load_config(config: str | Path, cfg_options: dict | None = None, work_dir: str | None = None,
+                launcher: str = 'none', data_root: str | Path | None = None,
+                classes: Sequence[str] | None = None, img_scale: Sequence[int] | None = None) -> Config:
+    """The config a tool runs: ``merged_config`` with the work_dir picked (CLI > config > work_dirs/<name>),
+    hooks set to None dropped and the loaders adapted to this machine."""
+    cfg = merged_config(config, cfg_options, launcher, data_root, classes, img_scale)
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
@@ -206,10 +215,17 @@ def adapt_to_device(cfg: Config) -> None:
 
 def apply_train_options(cfg: Config, amp: bool = False, auto_scale_lr: bool = False,
                         resume: str | None = None) -> Config:
-    """--amp, --auto-scale-lr and --resume [CHECKPOINT] ('auto' = latest in work_dir).
+    """--amp, --auto-scale-lr and --resume [CHECKPOINT] ('auto' = latest in work_dir), and intervals that fit
+    the schedule (``fit_intervals_to_schedule``).
 
     AMP needs CUDA (mmengine's AmpOptimWrapper uses torch.cuda.amp): without a GPU it stops here with a
     clear error instead of an assertion deep inside the runner, and never silently trains in fp32.
+
+    --resume without a checkpoint in the work dir warns in one line and trains as the same command without
+    --resume would (the config's ``load_from`` kept): a restart script that always passes --resume works on
+    its first launch too, as with MMDetection's tools. Before, the flag set ``load_from`` to None, so mmengine
+    logged "Auto resumed from the latest checkpoint None" and a fine-tuning config trained from random
+    weights. A typo in the work dir is visible in the warning, which names it.
     """
     if amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
@@ -225,10 +241,45 @@ def apply_train_options(cfg: Config, amp: bool = False, auto_scale_lr: bool = Fa
                              'in the config: N is the total batch size its lr was chosen for.')
         cfg.auto_scale_lr.enable = True
     if resume == 'auto':
-        cfg.resume, cfg.load_from = True, latest_checkpoint(cfg.work_dir)
+        found = latest_checkpoint(cfg.work_dir)
+        if found is None:
+            cfg.resume = False
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}, training from the start', logger='current',
+                      level=logging.WARNING)
+        else:
+            cfg.resume, cfg.load_from = True, found
     elif resume is not None:
         cfg.resume, cfg.load_from = True, resume
+    fit_intervals_to_schedule(cfg)
     return cfg
+
+
+def fit_intervals_to_schedule(cfg: Config) -> None:
+    """A validation or checkpoint interval (or a first validation, ``val_begin``) beyond the end of training
+    becomes the training's length, said in one log line each.
+
+    The case: a config that derives its intervals from its ``max_epochs`` variable (the CPU demo validates and
+    saves every 24 epochs) trained with ``--cfg-options train_cfg.max_epochs=4``. mmengine 0.10 validates the
+    last epoch anyway and saves it with ``save_last=True``, but the run's dumped config (what run reports and
+    the sweep read) would claim an interval of 24, a ``val_begin`` past the end silently skips every
+    validation, and a hook with ``save_last=False`` saves nothing. Iteration-based loops (``max_iters``) are
+    fitted in iterations; a checkpoint hook counting in the other unit is left alone.
+    """
+    loop = cfg.get('train_cfg') or {}
+    unit = next((unit for unit in ('max_epochs', 'max_iters') if unit in loop), None)
+    if unit is None:
+        return
+    length, step = loop[unit], {'max_epochs': 'epoch', 'max_iters': 'iteration'}[unit]
+    checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint') or {}
+    fitted = [(loop, 'val_interval', 'train_cfg', 'validated'), (loop, 'val_begin', 'train_cfg', 'validated')]
+    if checkpoint.get('by_epoch', True) == (unit == 'max_epochs'):
+        fitted.append((checkpoint, 'interval', 'default_hooks.checkpoint', 'saved'))
+    for settings, key, where, done in fitted:
+        value = settings.get(key)
+        if isinstance(value, int) and value > length:
+            settings[key] = length
+            print_log(f'{where}.{key}={value} is beyond the end of training (train_cfg.{unit}={length}): set '
+                      f'to {length}, so the last {step} is {done}', logger='current')
 
 
 def latest_checkpoint(work_dir: str | Path) -> str | None:

@@ -19,28 +19,25 @@ Each training and test runs as its own subprocess (custom/jobs/steps.py), so no 
 (loggers, message hubs, registries' scopes) leaks from one fold's runner into the next.
 """
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from custom.data_tools.splitting import selected_images, split_argument, write_folds
 from custom.datasets.builder import LOADERS, iter_dataset_configs
 from custom.engine.runtime import load_config
 from custom.errors import ConfigError, StepFailedError
-from custom.jobs.steps import data_root_options, find_checkpoint, read_test_metrics, run_step
+from custom.jobs.steps import (
+    data_root_options,
+    find_checkpoint,
+    parse_cfg_options,
+    read_test_metrics,
+    run_step,
+)
 
 METRIC_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50')
-
-
-def parse_cfg_options(options: list[str] | None) -> dict:
-    """``['key=value', ...]`` parsed exactly as the tools' ``--cfg-options`` (mmengine DictAction)."""
-    namespace = argparse.Namespace(options=None)
-    if options:
-        DictAction(option_strings=[], dest='options')(None, namespace, options)
-    return namespace.options or {}
 
 
 def leaf_dataset(cfg: Config, loader: str) -> tuple[str, dict]:

@@ -1,9 +1,10 @@
-"""Steps that jobs made of several runs share (custom/jobs/main_job.py, custom/jobs/kfold.py).
+"""Steps that jobs made of several runs share (custom/jobs/main_job.py, kfold.py, sweep.py).
 
 Each step runs a tool as ``python -m custom.cli.<tool>`` (what ``python tools/<tool>.py`` runs) in its own
 process, so no mmengine global state (loggers, message hubs, visualizers) leaks from one runner into the next.
 """
 
+import argparse
 import json
 import os
 import re
@@ -11,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from custom.datasets.builder import configured_datasets, option_key
 from custom.engine.runtime import latest_checkpoint
@@ -50,6 +51,14 @@ def data_root_options(cfg: Config, data_root: str | Path) -> list[str]:
     ``data_root``, so a training or test step reads the data the job prepared, not the config's own root."""
     root = f'{Path(data_root).resolve()}/'
     return [f'{option_key(where)}.data_root={root}' for where, _ in configured_datasets(cfg)]
+
+
+def parse_cfg_options(options: list[str] | None) -> dict:
+    """``['key=value', ...]`` parsed exactly as the tools' ``--cfg-options`` (mmengine DictAction)."""
+    namespace = argparse.Namespace(options=None)
+    if options:
+        DictAction(option_strings=[], dest='options')(None, namespace, options)
+    return namespace.options or {}
 
 
 def failure_line(output: str) -> str:

@@ -3,19 +3,33 @@ one per GPU), then ranked in a leaderboard (custom/analysis/leaderboard.py).
 
 Layout under the sweep's work dir::
 
-    <work_dir>/<run name>/                 tools/train.py work dir of one run (checkpoints, logs)
-    <work_dir>/<run name>/sweep_train.log  the training's output
-    <work_dir>/<run name>/sweep_run.json   written when the run ends: 'done' with its results, or 'failed'
+    <work_dir>/<run name>@<settings>/      tools/train.py work dir of one run (checkpoints, logs)
+               .../sweep_settings.json     what the run is made of: its merged config, key by key
+               .../sweep_train.log         the training's output
+               .../sweep_run.json          written when the run ends: 'done' with its results, or 'failed'
                                            with the line that says why
     <work_dir>/leaderboard.md, .csv, .png
 
 A run is named by its config and grid values, e.g. ``pennfudan_maskrcnn__optim_wrapper.optimizer.lr=0.01``,
-so running the same sweep again finds its runs: a finished one is skipped, a failed one is skipped unless
+and identified by everything that makes it: its merged config (the config file with the sweep's
+--cfg-options and the grid values applied, ``merged_config``), without where it is written (``work_dir``)
+and how it is launched. ``<settings>`` is a digest of that config, so a run trained with
+``train_cfg.max_epochs=2`` is never taken for the same run with ``max_epochs=12``. What the config does not
+hold is not part of it: other images in the same data folder, or other code, are the same run.
+
+Running the same sweep again finds its runs: a finished one is skipped, a failed one is skipped unless
 ``retry_failed``, and one that was stopped (no sweep_run.json) resumes from its latest checkpoint
-(``tools/train.py --resume``) or starts again when it saved none. Each training runs in its own process
-(custom/jobs/steps.py); a failed run is recorded and the sweep goes on.
+(``tools/train.py --resume``) or starts again when it saved none. Changed settings (other --cfg-options, an
+edited config file or base) are new runs, trained in folders of their own, and the console names the
+settings that differ from the earlier run of that name. New runs rather than a refusal: the earlier results
+stay as they are (going back to the old settings finds them finished), and the common next step of a sweep,
+the same grid with other settings in the same folder, needs no deleting and no new --work-dir. The
+leaderboard ranks the runs of this sweep only. Each training runs in its own process (custom/jobs/steps.py);
+a failed run is recorded and the sweep goes on.
 """
 
+import glob
+import hashlib
 import itertools
 import json
 import queue
@@ -26,11 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from custom.analysis.leaderboard import primary_ap, ranked, run_results, write_leaderboard
-from custom.engine.runtime import latest_checkpoint
+from custom.engine.runtime import latest_checkpoint, merged_config
 from custom.errors import ConfigError, MissingFileError, StepFailedError
-from custom.jobs.steps import failure_line, run_step
+from custom.jobs.steps import failure_line, parse_cfg_options, run_step
 
 STATUS_FILE = 'sweep_run.json'
+SETTINGS_FILE = 'sweep_settings.json'
+# Top-level keys that do not change what a run computes: where it writes, how it is launched.
+NOT_SETTINGS = ('work_dir', 'launcher')
 
 
 @dataclass
@@ -39,6 +56,38 @@ class Run:
     config: str
     options: list[str]  # key=value, as tools/train.py --cfg-options takes them
     work_dir: Path
+    settings: dict[str, str]  # run_settings of its merged config
+
+
+def run_settings(cfg: dict) -> dict[str, str]:
+    """A merged config as {dotted key: repr of its value}, sorted, without NOT_SETTINGS: dicts and lists of
+    dicts opened up (``train_dataloader.dataset.pipeline.2.scale``), any other value one entry, so a tuple and
+    a list of the same numbers differ (RandomResize reads them differently) and 2e-4 equals 0.0002."""
+    flat: dict[str, str] = {}
+
+    def walk(node: object, key: str) -> None:
+        if isinstance(node, dict) and node:
+            for name, child in node.items():
+                walk(child, f'{key}.{name}' if key else str(name))
+        elif isinstance(node, list) and any(isinstance(item, dict | list) for item in node):
+            for index, child in enumerate(node):
+                walk(child, f'{key}.{index}')
+        else:
+            flat[key] = repr(node)
+
+    walk({name: value for name, value in cfg.items() if name not in NOT_SETTINGS}, '')
+    return dict(sorted(flat.items()))
+
+
+def settings_digest(settings: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def settings_changes(before: dict[str, str], after: dict[str, str], shown: int = 3) -> str:
+    """'key: old -> new' for the first ``shown`` keys that differ, and how many more do."""
+    keys = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+    changes = [f'{key}: {before.get(key, "(unset)")} -> {after.get(key, "(unset)")}' for key in keys[:shown]]
+    return '; '.join(changes) + (f' and {len(keys) - shown} more' if len(keys) > shown else '')
 
 
 def option_text(value: object) -> str:
@@ -64,15 +113,22 @@ def run_name(config: str, point: dict[str, object]) -> str:
 
 def plan_runs(configs: list[str], grid: dict[str, object], cfg_options: list[str],
               work_dir: Path) -> list[Run]:
-    """One run per config and grid point; ``cfg_options`` (key=value) go to every run, before the grid's."""
+    """One run per config and grid point; ``cfg_options`` (key=value) go to every run, before the grid's. Each
+    run's options are checked as tools/train.py checks them (custom/engine/cfg_options.py), so a misspelt key
+    stops the sweep before any training."""
     if not configs:
         raise ConfigError('a sweep needs at least one config')
     for config in configs:
         if not Path(config).is_file():
             raise MissingFileError(f'{config}: no such config file')
-    runs = [Run(name=run_name(config, point), config=config, work_dir=work_dir / run_name(config, point),
-                options=[*cfg_options, *(f'{key}={option_text(value)}' for key, value in point.items())])
-            for config in configs for point in grid_points(grid)]
+    runs = []
+    for config in configs:
+        for point in grid_points(grid):
+            name = run_name(config, point)
+            options = [*cfg_options, *(f'{key}={option_text(value)}' for key, value in point.items())]
+            settings = run_settings(merged_config(config, parse_cfg_options(options)).to_dict())
+            runs.append(Run(name=name, config=config, options=options, settings=settings,
+                            work_dir=work_dir / f'{name}@{settings_digest(settings)}'))
     names = [run.name for run in runs]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -95,7 +151,10 @@ def execute(run: Run, env: dict[str, str], retry_failed: bool = False) -> dict:
     if status:  # a failed run tried again: until it ends, it is a stopped run
         (run.work_dir / STATUS_FILE).unlink()
     resume = latest_checkpoint(run.work_dir) if run.work_dir.is_dir() else None
-    print(f'{run.name}: ' + (f'resuming from {Path(resume).name}' if resume else 'training'), flush=True)
+    doing = f'resuming from {Path(resume).name}' if resume else 'training' + earlier_runs(run)
+    print(f'{run.name}: {doing}', flush=True)
+    run.work_dir.mkdir(parents=True, exist_ok=True)
+    (run.work_dir / SETTINGS_FILE).write_text(json.dumps(run.settings, indent=1) + '\n', encoding='utf-8')
     args = [run.config, '--work-dir', str(run.work_dir), *(['--resume'] if resume else []),
             *(['--cfg-options', *run.options] if run.options else [])]
     row = dict(name=run.name, config=run.config, options=run.options, work_dir=str(run.work_dir))
@@ -113,6 +172,18 @@ def execute(run: Run, env: dict[str, str], retry_failed: bool = False) -> dict:
                'no mAP logged' if ap is None else f'best mAP {ap:.3f}')
     print(f'{run.name}: {row["status"]} ({outcome})', flush=True)
     return row
+
+
+def earlier_runs(run: Run) -> str:
+    """' (changed settings, ...)': what differs from the latest earlier run of the same name in the sweep's
+    folder, or '' when there is none."""
+    earlier = [path for path in run.work_dir.parent.glob(f'{glob.escape(run.name)}@*/{SETTINGS_FILE}')
+               if path.parent != run.work_dir]
+    if not earlier:
+        return ''
+    latest = max(earlier, key=lambda path: path.stat().st_mtime)
+    changes = settings_changes(json.loads(latest.read_text(encoding='utf-8')), run.settings)
+    return f' (changed settings, a new run beside {latest.parent.name}: {changes})'
 
 
 def map_on_devices(function: Callable[[object, dict[str, str]], object], items: Iterable,

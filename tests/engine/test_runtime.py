@@ -3,6 +3,7 @@
 import pytest
 from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
+from mmengine.config import Config
 from mmengine.dataset import Compose
 
 from custom.engine.runtime import (
@@ -10,10 +11,12 @@ from custom.engine.runtime import (
     apply_test_options,
     apply_train_options,
     apply_tta,
+    fit_intervals_to_schedule,
     load_config,
 )
 from custom.errors import ConfigError, DataError, MissingFileError, report_user_errors
-from tests.helpers.tool_runs import run_tool
+from tests.helpers.logs import mmengine_messages
+from tests.helpers.tool_runs import DEMO_CONFIG, run_tool
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
 KITTI = 'configs/kitti_fasterrcnn.py'
@@ -35,11 +38,24 @@ def test_without_cuda_loaders_do_not_pin_memory_and_distributed_runs_use_gloo():
     assert cfg.env_cfg.dist_cfg.backend == 'gloo'
 
 
-def test_resume_flag_without_a_path_resumes_from_the_latest_checkpoint_instead_of_load_from():
-    cfg = apply_train_options(load_config(PENNFUDAN), resume='auto')
-    assert cfg.resume is True and cfg.load_from is None
+def test_resume_flag_resumes_from_the_latest_checkpoint_or_the_one_named_instead_of_load_from(tmp_path):
+    (tmp_path / 'epoch_3.pth').write_bytes(b'x')
+    cfg = apply_train_options(load_config(PENNFUDAN, work_dir=str(tmp_path)), resume='auto')
+    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_3.pth')
     cfg = apply_train_options(load_config(PENNFUDAN), resume='work_dirs/x/epoch_3.pth')
     assert cfg.resume is True and cfg.load_from == 'work_dirs/x/epoch_3.pth'
+
+
+def test_resume_without_a_checkpoint_says_so_naming_the_work_dir_and_trains_as_without_resume(tmp_path):
+    """Before, load_from became None: mmengine logged 'Auto resumed from the latest checkpoint None' and a
+    fine-tuning config trained from random weights instead of its COCO checkpoint."""
+    work_dir = tmp_path / 'run'
+    cfg = load_config(PENNFUDAN, work_dir=str(work_dir))
+    coco_weights = cfg.load_from
+    with mmengine_messages() as messages:
+        apply_train_options(cfg, resume='auto')
+    assert messages == [f'--resume: no checkpoint in {work_dir}, training from the start']
+    assert cfg.resume is False and cfg.load_from == coco_weights and coco_weights.startswith('https://')
 
 
 def test_show_dir_turns_on_drawing_in_the_visualization_hook():
@@ -65,8 +81,6 @@ def test_tta_with_a_mask_model_is_refused_with_the_reason():
 
 
 def test_resume_auto_uses_the_newest_checkpoint_when_last_checkpoint_was_left_empty(tmp_path):
-    cfg = load_config(PENNFUDAN, work_dir=str(tmp_path))
-    assert apply_train_options(cfg, resume='auto').load_from is None  # nothing to resume: start fresh
     for name in ('epoch_1.pth', 'epoch_2.pth'):
         (tmp_path / name).write_bytes(b'x')
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_1.pth'))
@@ -75,6 +89,37 @@ def test_resume_auto_uses_the_newest_checkpoint_when_last_checkpoint_was_left_em
     (tmp_path / 'last_checkpoint').write_text('')  # killed while mmengine rewrote it
     cfg = apply_train_options(load_config(PENNFUDAN, work_dir=str(tmp_path)), resume='auto')
     assert cfg.resume is True and cfg.load_from == str(tmp_path / 'epoch_2.pth')
+
+
+def test_intervals_beyond_a_shortened_training_become_its_length_in_one_log_line_each():
+    """The demo config validates and saves every 24 epochs (its max_epochs variable); trained for 4, the run's
+    config says every 4, so the config it dumps states what the run does."""
+    cfg = load_config(DEMO_CONFIG, {'train_cfg.max_epochs': 4})
+    with mmengine_messages() as messages:
+        apply_train_options(cfg)
+    assert cfg.train_cfg.val_interval == 4 and cfg.default_hooks.checkpoint.interval == 4
+    assert messages == [
+        'train_cfg.val_interval=24 is beyond the end of training (train_cfg.max_epochs=4): set to 4, '
+        'so the last epoch is validated',
+        'default_hooks.checkpoint.interval=24 is beyond the end of training (train_cfg.max_epochs=4): '
+        'set to 4, so the last epoch is saved']
+
+    cfg = load_config(DEMO_CONFIG, {'train_cfg.max_epochs': 48})
+    with mmengine_messages() as messages:
+        apply_train_options(cfg)
+    assert (cfg.train_cfg.val_interval, cfg.default_hooks.checkpoint.interval, messages) == (24, 24, [])
+
+    # An iteration-based loop counts in iterations; a checkpoint hook counting epochs is left alone.
+    cfg = Config(dict(
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=300, val_interval=1000, val_begin=500),
+        default_hooks=dict(checkpoint=dict(interval=2))))
+    with mmengine_messages() as messages:
+        fit_intervals_to_schedule(cfg)
+    assert (cfg.train_cfg.val_interval, cfg.train_cfg.val_begin, cfg.default_hooks.checkpoint.interval) == (
+        300, 300, 2)
+    assert [message.split(':')[0] for message in messages] == [
+        'train_cfg.val_interval=1000 is beyond the end of training (train_cfg.max_iters=300)',
+        'train_cfg.val_begin=500 is beyond the end of training (train_cfg.max_iters=300)']
 
 
 def test_bad_show_and_out_flags_are_config_errors_reported_without_a_traceback():

@@ -1,6 +1,6 @@
 """What the tests share: writers of tiny data sets in the sources' real formats, tool runs on tiny data, a
-fake download server, a fake detector, assertions on validator findings, and where the repo and the real
-Penn-Fudan copy are."""
+fake download server, a fake detector, assertions on validator findings, mmengine log capture, and where the
+repo and the real Penn-Fudan copy are."""
 
 from pathlib import Path
 

@@ -1,5 +1,6 @@
-"""tools/sweep.py: runs planned from configs and a grid, one at a time per device, a leaderboard ranked by AP,
-and a real sweep on tiny data that is killed mid-run and continued."""
+"""tools/sweep.py: runs planned from configs and a grid and identified by their merged config, one at a time
+per device, and a real sweep on tiny data that is killed mid-run and continued (the leaderboard's ranking and
+plot: tests/analysis/test_leaderboard.py)."""
 
 import csv
 import os
@@ -12,23 +13,23 @@ import time
 import pytest
 from mmengine.config import Config
 
+import custom.jobs.sweep as sweep
 from custom.analysis.complexity import input_size_at_test
-from custom.analysis.leaderboard import write_leaderboard
 from custom.analysis.log_curves import load_resumed_run_log
 from custom.errors import ConfigError, MissingFileError
-from custom.jobs.kfold import parse_cfg_options
-from custom.jobs.steps import failure_line
-from custom.jobs.sweep import grid_points, map_on_devices, option_text, plan_runs
+from custom.jobs.steps import failure_line, parse_cfg_options
+from custom.jobs.sweep import grid_points, map_on_devices, option_text, plan_runs, run_sweep
 from tests.helpers.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, wait_for
 
 
 def test_grid_points_are_every_combination_and_each_value_reads_back_the_same_from_cfg_options(tmp_path):
+    scale, milestones = 'train_dataloader.dataset.pipeline.2.scale', 'param_scheduler.1.milestones'
     grid = parse_cfg_options(['optim_wrapper.optimizer.lr=0.01,2e-4', 'train_cfg.max_epochs=3',
-                              'scale=[(160,128),(200,160)]', 'milestones=[[8,11],[6]]'])
+                              f'{scale}=[(160,128),(200,160)]', f'{milestones}=[[8,11],[6]]'])
     points = grid_points(grid)
     assert len(points) == 2 * 1 * 2 * 2
-    assert {point['scale'] for point in points} == {(160, 128), (200, 160)}
-    assert {tuple(point['milestones']) for point in points} == {(8, 11), (6,)}
+    assert {point[scale] for point in points} == {(160, 128), (200, 160)}
+    assert {tuple(point[milestones]) for point in points} == {(8, 11), (6,)}
     for point in points:
         written = [f'{key}={option_text(value)}' for key, value in point.items()]
         assert parse_cfg_options(written) == point
@@ -37,10 +38,70 @@ def test_grid_points_are_every_combination_and_each_value_reads_back_the_same_fr
     assert len({run.name for run in runs}) == len({run.work_dir for run in runs}) == 8
     first = runs[0]
     assert first.name == ('pennfudan_demo_cpu__optim_wrapper.optimizer.lr=0.01__train_cfg.max_epochs=3__'
-                          'scale=_160_128__milestones=_8_11')
-    assert first.work_dir == tmp_path / first.name
+                          'train_dataloader.dataset.pipeline.2.scale=_160_128__param_scheduler.1.milestones=_8_11')
+    assert first.work_dir.parent == tmp_path and first.work_dir.name.startswith(f'{first.name}@')
     assert first.options == ['train_dataloader.batch_size=2', 'optim_wrapper.optimizer.lr=0.01',
-                             'train_cfg.max_epochs=3', 'scale=(160,128)', 'milestones=[8,11]']
+                             'train_cfg.max_epochs=3', f'{scale}=(160,128)', f'{milestones}=[8,11]']
+    assert first.settings[f'{scale}'] == '(160, 128)' and first.settings[milestones] == '[8, 11]'
+    assert first.settings['train_dataloader.batch_size'] == '2'
+
+
+def test_a_run_is_identified_by_its_merged_config_not_by_its_name_or_where_it_is_written(tmp_path):
+    def work_dir(*cfg_options: str, sweep_dir=tmp_path) -> str:
+        [run] = plan_runs([DEMO_CONFIG], {'optim_wrapper.optimizer.lr': 2e-4}, list(cfg_options), sweep_dir)
+        return run.work_dir.name
+
+    two_epochs = work_dir('train_cfg.max_epochs=2', 'train_cfg.val_interval=1')
+    assert work_dir('train_cfg.val_interval=1', 'train_cfg.max_epochs=2') == two_epochs
+    assert work_dir('train_cfg.max_epochs=2', 'train_cfg.val_interval=1', sweep_dir=tmp_path / 'b') == (
+        two_epochs)
+    # The same value written otherwise is the same run; where it writes is no setting.
+    assert work_dir('train_cfg.max_epochs=2', 'train_cfg.val_interval=1', 'optim_wrapper.optimizer.lr=0.0002',
+                    'work_dir=/tmp/x') == two_epochs
+    twelve_epochs = work_dir('train_cfg.max_epochs=12', 'train_cfg.val_interval=1')
+    assert twelve_epochs != two_epochs
+    assert twelve_epochs.split('@')[0] == two_epochs.split('@')[0] == (
+        'pennfudan_demo_cpu__optim_wrapper.optimizer.lr=0.0002')
+    # A tuple and a list of the same numbers are different settings (RandomResize reads them differently).
+    scale = 'train_dataloader.dataset.pipeline.2.scale'
+    assert work_dir(f'{scale}=(200,160)') != work_dir(f'{scale}=[200,160]')
+
+
+def test_a_sweep_run_again_with_other_settings_trains_new_runs_and_keeps_the_earlier_results(
+        tmp_path, monkeypatch, capsys):
+    """Before, a run was its grid values: the second sweep said 'done before, skipped' and kept the 2-epoch
+    results as the 12-epoch ones."""
+    trained = []  # the --cfg-options of each training
+
+    def fake_training(tool: str, *args: str, log_file, env) -> None:
+        trained.append(args[args.index('--cfg-options') + 1:])
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def fake_results(work_dir) -> dict:
+        epochs = parse_cfg_options(trained[-1])['train_cfg.max_epochs']
+        return dict(judged_by='segm', segm_mAP=epochs / 100)
+
+    monkeypatch.setattr(sweep, 'run_step', fake_training)
+    monkeypatch.setattr(sweep, 'run_results', fake_results)
+
+    def sweep_with(max_epochs: int) -> tuple[list[float], str]:
+        trained.clear()
+        rows = run_sweep([DEMO_CONFIG], {'optim_wrapper.optimizer.lr': [0.01, 0.02]},
+                         [f'train_cfg.max_epochs={max_epochs}'], tmp_path)
+        return [row['segm_mAP'] for row in rows], capsys.readouterr().out
+
+    assert sweep_with(2)[0] == [0.02, 0.02] and len(trained) == 2
+
+    results, output = sweep_with(12)
+    assert results == [0.12, 0.12] and len(trained) == 2 and 'done before' not in output
+    assert output.count('training (changed settings, a new run beside pennfudan_demo_cpu__') == 2
+    assert output.count('train_cfg.max_epochs: 2 -> 12') == 2
+    with (tmp_path / 'leaderboard.csv').open() as stream:  # this sweep's runs only
+        assert [row['segm_mAP'] for row in csv.DictReader(stream)] == ['0.12', '0.12']
+
+    results, output = sweep_with(2)  # the earlier settings again: their runs are found finished
+    assert results == [0.02, 0.02] and trained == [] and output.count('done before, skipped') == 2
+    assert len(list(tmp_path.glob('*@*/sweep_run.json'))) == 4
 
 
 def test_a_sweep_without_configs_with_a_missing_config_or_a_repeated_run_is_refused(tmp_path):
@@ -80,33 +141,15 @@ def test_failure_line_is_the_user_error_else_the_last_line_of_the_traceback():
     assert failure_line('Killed\n') == 'Killed'
 
 
-def test_leaderboard_ranks_mask_models_by_segm_box_models_by_bbox_and_failed_runs_last(tmp_path):
-    rows = [dict(name='failed', status='failed', error='ValueError: bad | worse'),
-            dict(name='boxes', status='done', bbox_mAP=0.5, bbox_epoch=3, inference_images_per_s=10.0),
-            dict(name='masks', status='done', segm_mAP=0.6, segm_epoch=2, bbox_mAP=0.4, bbox_epoch=2,
-                 params=44e6, flops=260e9, inference_images_per_s=5.0, train_s_per_image=0.25)]
-    paths = write_leaderboard(rows, tmp_path)
-
-    with paths['csv'].open() as stream:
-        table = list(csv.DictReader(stream))
-    assert [row['name'] for row in table] == ['masks', 'boxes', 'failed']
-    assert table[0]['segm_mAP'] == '0.6' and table[0]['flops'] == '260000000000.0'
-    assert table[1]['segm_mAP'] == ''
-    markdown = paths['md'].read_text()
-    assert '| 1 | masks | done | 0.600 | 2 | 0.400 | 2 | 44.0 | 260.0 | - | 0.250 | 5.00 | - |' in markdown
-    assert '| 3 | failed | failed | - |' in markdown and 'ValueError: bad \\| worse' in markdown
-    assert paths['png'].read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
-
-
 @pytest.mark.slow
 def test_killed_sweep_resumes_its_stopped_run_and_keeps_finished_and_failed_runs(pennfudan_root, tmp_path):
     sweep_dir = tmp_path / 'sweep'
     # lr -1 fails when the optimiser is built; lr 2e-4 trains 2 epochs, saving a checkpoint after each.
+    options = [*tiny_options(pennfudan_root, max_epochs=2), 'default_hooks.checkpoint.interval=1']
     args = [DEMO_CONFIG, '--grid', 'optim_wrapper.optimizer.lr=-1,2e-4', '--work-dir', str(sweep_dir),
-            '--cfg-options', *tiny_options(pennfudan_root, max_epochs=2),
-            'default_hooks.checkpoint.interval=1']
-    failed = sweep_dir / 'pennfudan_demo_cpu__optim_wrapper.optimizer.lr=-1'
-    trained = sweep_dir / 'pennfudan_demo_cpu__optim_wrapper.optimizer.lr=0.0002'
+            '--cfg-options', *options]
+    failed, trained = (run.work_dir for run in plan_runs(
+        [DEMO_CONFIG], parse_cfg_options(['optim_wrapper.optimizer.lr=-1,2e-4']), options, sweep_dir))
     env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONWARNINGS='ignore')
     with (tmp_path / 'first.log').open('w') as log:
         first = subprocess.Popen([sys.executable, 'tools/sweep.py', *args], cwd=REPO, env=env, stdout=log,
@@ -129,14 +172,16 @@ def test_killed_sweep_resumes_its_stopped_run_and_keeps_finished_and_failed_runs
     assert [record['epoch'] for record in train_log] == [1, 1, 2, 2], 'epoch 1 trained once, then epoch 2'
     with (sweep_dir / 'leaderboard.csv').open() as stream:
         best, broken = csv.DictReader(stream)
-    assert (best['name'], best['status'], broken['name'], broken['status']) == (
-        trained.name, 'done', failed.name, 'failed')
+    assert (best['work_dir'], best['status'], broken['work_dir'], broken['status']) == (
+        str(trained), 'done', str(failed), 'failed')
+    assert best['name'] == 'pennfudan_demo_cpu__optim_wrapper.optimizer.lr=0.0002'
+    assert best['judged_by'] == 'segm'
     assert 'ValueError: Invalid learning rate: -1' in broken['error'] and broken['segm_mAP'] == ''
     assert 0 <= float(best['segm_mAP']) <= 1 and float(best['segm_epoch']) in (1, 2)
     assert 0 <= float(best['bbox_mAP']) <= 1 and float(best['bbox_epoch']) in (1, 2)
     assert float(best['params']) > 1e7 and float(best['flops']) > 1e9 and best['test_size'] == '160x128'
     assert float(best['train_s_per_image']) > 0 and float(best['inference_images_per_s']) > 0
-    assert trained.name in (sweep_dir / 'leaderboard.md').read_text()
+    assert best['name'] in (sweep_dir / 'leaderboard.md').read_text()
     assert (sweep_dir / 'leaderboard.png').stat().st_size > 1000
 
     finished = (trained / 'sweep_run.json').stat().st_mtime_ns
