@@ -30,8 +30,11 @@ from mmengine.config import Config
 from custom.datasets.base import ParsedImage, ProjectDataset, check_image_file, duplicate_id_errors, trainable
 from custom.datasets.builder import build_dataset, configured_datasets, dataset_class, load_annotations_step
 from custom.datasets.coco_json import CocoJsonDataset
+from custom.datasets.splits import read_split
 from custom.engine.config_checks import CHECKS
 from custom.errors import ConfigError, DataError
+
+SPLIT_FOLDERS = ('splits', 'ImageSets')
 
 
 @dataclass
@@ -87,12 +90,38 @@ def validate_dataset(dataset, name: str) -> SourceReport:
         _add_warnings(report, parsed, key, dataset.IGNORED_HINT)
     for err in dataset.dataset_errors(infos):
         report.add('error', err)
+    if not dataset.split_path():  # every image was read: check the split files the folder holds as well
+        for err in split_file_errors(dataset):
+            report.add('error', err)
     absent = [name for name, n in report.targets.items() if not n]
     if infos and absent:
         problem = (f'classes {absent} have no instance to train on in the {len(infos)} images read (check '
                    'their names and class_map)')
         report.add('warning', DataError(dataset.location(), problem))
     return report
+
+
+def found_split_files(root: str | Path) -> list[Path]:
+    """The split files under a data folder: ``splits/`` (the project's tools write them there) and
+    ``ImageSets/`` (VOC, KITTI), with their subfolders."""
+    return sorted(path for folder in SPLIT_FOLDERS for path in Path(root, folder).rglob('*.txt'))
+
+
+def split_file_errors(dataset: ProjectDataset) -> list[DataError]:
+    """One error for every line of every split file under the dataset's root that names no image of it: a
+    training on that split would stop there."""
+    errors = []
+    for path in found_split_files(dataset.data_root or '.'):
+        try:
+            entries = read_split(path)
+        except DataError as err:
+            errors.append(err)
+            continue
+        for line_no, stem in entries:
+            if dataset.key_for_stem(stem) is None:
+                errors.append(DataError(path, f'line {line_no}: unknown image {stem!r} '
+                                              f'(no {dataset.expected_file(stem)})'))
+    return errors
 
 
 def _add_warnings(report: SourceReport, parsed: ParsedImage, key: str | Path, ignored_hint: str) -> None:

@@ -33,6 +33,8 @@ from custom.datasets.class_map import check_class_map, warn_unmatched
 from custom.datasets.splits import read_split
 from custom.errors import ConfigError, DataError
 
+# Loading stops at the first problem; the validator goes on and lists them all.
+VALIDATOR_HINT = 'the first problem found; tools/validate_dataset.py --config CONFIG lists them all'
 # check_images values: skip the image check, verify the file's structure (cheap, default), decode every pixel.
 IMAGE_CHECKS = (False, True, 'verify', 'decode')
 
@@ -256,13 +258,13 @@ class ProjectDataset(BaseDetDataset):
         unmatched, warnings, infos = Counter(), [], []
         for _, parsed in self.parse_images():
             if isinstance(parsed, DataError):
-                raise parsed
+                raise DataError(parsed.path, f'{parsed.problem} ({VALIDATOR_HINT})')
             infos.append(parsed.info)
             unmatched += parsed.unmatched
             warnings += parsed.warnings
         errors = self.dataset_errors(infos)
         if errors:
-            raise errors[0]
+            raise DataError(errors[0].path, f'{errors[0].problem} ({VALIDATOR_HINT})')
         owner = f'{type(self).__name__}({self.location()})'
         warn_unmatched(unmatched, owner, self.UNMATCHED_FATE)
         if warnings:

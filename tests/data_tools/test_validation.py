@@ -11,7 +11,7 @@ from PIL import Image
 import custom.datasets  # noqa: F401  (registers the dataset types)
 from custom.cli.arguments import source_config
 from custom.data_tools.validation import validate_source
-from custom.datasets.base import check_image_file
+from custom.datasets.base import VALIDATOR_HINT, check_image_file
 from custom.datasets.pennfudan import parse_annotation
 from custom.errors import DataError
 from tests.helpers.assertions import assert_findings
@@ -83,7 +83,7 @@ def test_dataset_load_stops_at_the_first_problem_with_the_validators_message(bro
     with pytest.raises(DataError) as error:
         build(dict(source_config('pennfudan', broken_pennfudan)))
     first_error = next(f for f in report.findings if f.severity == 'error')
-    assert str(error.value) == f'{first_error.path}: {first_error.problem}'
+    assert str(error.value) == f'{first_error.path}: {first_error.problem} ({VALIDATOR_HINT})'
 
 
 def test_loading_stops_at_the_first_error_of_the_parse_loop_the_validator_walks_through(broken_pennfudan):
@@ -96,7 +96,15 @@ def test_loading_stops_at_the_first_error_of_the_parse_loop_the_validator_walks_
     assert [f'{f.path}: {f.problem}' for f in report.findings if f.severity == 'error'] == problems
     with pytest.raises(DataError) as error:
         dataset.full_init()
-    assert str(error.value) == problems[0]
+    assert str(error.value) == f'{problems[0]} ({VALIDATOR_HINT})'  # and says who lists them all
+
+
+def test_without_a_split_the_validator_checks_every_split_file_the_folder_holds(pennfudan_root):
+    with (pennfudan_root / 'splits' / 'val.txt').open('a') as split:
+        split.write('FudanPed00099\n')  # listed, but the image is not there: training on val.txt would stop
+    report = validate_source(source_config('pennfudan', pennfudan_root))
+    assert_findings(report, {('error', 'splits/val.txt', "line 3: unknown image 'FudanPed00099'")})
+    assert report.images == 6  # and every image was read
 
 
 def test_corrupt_image_fails_the_load_unless_image_checks_are_off(pennfudan_root):
