@@ -28,6 +28,7 @@ two at 256x192 while boxes and scores agree to 2e-5. The mask logits themselves 
 """
 
 import copy
+import json
 import re
 from collections.abc import Callable
 
@@ -46,6 +47,8 @@ FAST_MODEL = {'model.type': 'FastMaskRCNN', 'model.roi_head.mask_head.type': 'Se
               'model.roi_head.bbox_roi_extractor.type': 'SparseRoIExtractor',
               'model.roi_head.mask_roi_extractor.type': 'SparseRoIExtractor'}
 
+# The state-dict shapes of torchvision's maskrcnn_resnet50_fpn (write_torchvision_state).
+TORCHVISION_STATE = 'tests/benchmarks/maskrcnn_resnet50_fpn_state.json'
 # torchvision key prefix -> MMDetection key prefix (after the ResNet body, whose names are the same).
 KEY_RULES = [
     (r'^backbone\.body\.', 'backbone.'),
@@ -120,8 +123,9 @@ def build_project_model(device: str = 'cpu', config: str = PROJECT_CONFIG, overr
     return MODELS.build(project_model_config(config, overrides, match_torchvision)).to(device)
 
 
-def build_torchvision_model(device: str = 'cpu') -> torch.nn.Module:
-    """maskrcnn_resnet50_fpn's architecture with the project model's settings (see module docstring)."""
+def build_torchvision_model(device: str = 'cpu', classes: int = NUM_CLASSES) -> torch.nn.Module:
+    """maskrcnn_resnet50_fpn's architecture with the project model's settings (see module docstring), for
+    `classes` classes besides the background."""
     torchvision = require_torchvision()
     from torchvision.models.detection import MaskRCNN
     from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
@@ -129,7 +133,7 @@ def build_torchvision_model(device: str = 'cpu') -> torch.nn.Module:
 
     resnet = torchvision.models.resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
     backbone = _resnet_fpn_extractor(resnet, trainable_layers=3)  # layer2-4 train, as frozen_stages=1
-    model = MaskRCNN(backbone, num_classes=NUM_CLASSES + 1,  # + background
+    model = MaskRCNN(backbone, num_classes=classes + 1,  # + background
                      rpn_pre_nms_top_n_train=2000, rpn_post_nms_top_n_train=1000,
                      rpn_pre_nms_top_n_test=1000, rpn_post_nms_top_n_test=1000,
                      box_batch_size_per_image=512, box_score_thresh=0.05, box_detections_per_img=100)
@@ -196,6 +200,42 @@ def torchvision_to_mmdet(state_dict: dict[str, torch.Tensor]) -> dict[str, torch
             value = value[1:]
         mapped[new_key] = value.clone()
     return mapped
+
+
+def state_shapes(model: torch.nn.Module) -> dict[str, dict[str, list[int]]]:
+    """The shape of every tensor in `model`'s state dict, in its order: {'parameters': {name: shape},
+    'buffers': {name: shape}}."""
+    parameters = {name for name, _ in model.named_parameters()}
+    shapes = {'parameters': {}, 'buffers': {}}
+    for name, value in model.state_dict().items():
+        shapes['parameters' if name in parameters else 'buffers'][name] = list(value.shape)
+    return shapes
+
+
+def write_torchvision_state(path: str = TORCHVISION_STATE, shapes: dict | None = None) -> None:
+    """Writes `shapes` (default: ``state_shapes`` of torchvision's maskrcnn_resnet50_fpn with COCO's 91
+    classes, built here with frozen BatchNorm as with its published weights) to `path`: the fixture that tests
+    the key mapping without torchvision (tests/benchmarks/test_matched_models.py). With torchvision:
+        .venv-bench/bin/python -c 'from benchmarks.matched_models import write_torchvision_state as w; w()'
+    """
+    about = {
+        'about': "torchvision's maskrcnn_resnet50_fpn (v1) with num_classes=91 and FrozenBatchNorm2d "
+                 '(as with its published COCO weights): the name and shape of every tensor of its '
+                 'state dict.',
+        'made': 'by write_torchvision_state() in benchmarks/matched_models.py; the first copy from a '
+                "reading of torchvision's source (models/resnet.py, models/detection/backbone_utils.py, "
+                'faster_rcnn.py, rpn.py, mask_rcnn.py, ops/feature_pyramid_network.py).',
+        'read_by': 'tests/benchmarks/test_matched_models.py, without torchvision; where torchvision '
+                   'imports, it is also compared with the model itself there.',
+        'num_params': 'the parameters add up to 44401393, the num_params torchvision publishes for '
+                      'MaskRCNN_ResNet50_FPN_Weights.COCO_V1.'}
+    if shapes is None:
+        shapes = state_shapes(build_torchvision_model(classes=90))
+    text = json.dumps({**about, **shapes}, indent=1)
+    # One line per tensor: [64, 3, 7, 7] rather than one line per dimension.
+    text = re.sub(r'\[([\d,\s]+)\]', lambda match: '[' + ' '.join(match.group(1).split()) + ']', text)
+    with open(path, 'w', encoding='utf-8') as file:
+        file.write(text + '\n')
 
 
 def load_torchvision_weights(project: torch.nn.Module, reference: torch.nn.Module) -> None:

@@ -1,10 +1,13 @@
 """How tools/train.py and tools/test.py turn flags into config changes (custom/engine/runtime.py)."""
 
 import pytest
+import torch
 from mmdet.registry import MODELS
+from mmdet.structures.bbox import bbox_overlaps
 from mmdet.utils import register_all_modules
 from mmengine.config import Config
-from mmengine.dataset import Compose
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.structures import InstanceData
 
 from custom.engine.runtime import (
     add_result_dump,
@@ -16,6 +19,7 @@ from custom.engine.runtime import (
 )
 from custom.errors import ConfigError, DataError, MissingFileError, report_user_errors
 from tests.helpers.logs import mmengine_messages
+from tests.helpers.source_writers import write_image
 from tests.helpers.tool_runs import DEMO_CONFIG, run_tool
 
 PENNFUDAN = 'configs/pennfudan_maskrcnn.py'
@@ -65,14 +69,71 @@ def test_show_dir_turns_on_drawing_in_the_visualization_hook():
     assert cfg.default_hooks.visualization.test_out_dir == 'painted'
 
 
-def test_tta_wraps_a_box_model_and_tests_flipped_and_original_images():
-    cfg = apply_tta(load_config(KITTI))
+def found_in(detections: InstanceData, candidates: InstanceData) -> torch.Tensor:
+    """For each detection, whether `candidates` hold its label, its score and its box (to 1e-3 px)."""
+    same_box = (detections.bboxes[:, None] - candidates.bboxes[None]).abs().amax(-1) < 1e-3
+    same_label = detections.labels[:, None] == candidates.labels[None]
+    same_score = (detections.scores[:, None] - candidates.scores[None]).abs() < 1e-6
+    return (same_box & same_label & same_score).any(1)
+
+
+def overlapping_pairs(instances: InstanceData, iou: float = 0.5) -> int:
+    """The pairs of boxes of one class that overlap at IoU > iou."""
+    overlaps = bbox_overlaps(instances.bboxes, instances.bboxes).triu(1)
+    return int(((overlaps > iou) & (instances.labels[:, None] == instances.labels[None])).sum())
+
+
+def test_tta_predicts_on_original_and_flipped_images_and_merges_their_boxes_in_original_coordinates(tmp_path):
+    cfg = load_config(KITTI)
+    for step in cfg.test_dataloader.dataset.pipeline:  # 80x48 image -> 160x96: a quick CPU forward
+        if step['type'] == 'Resize':
+            step['scale'] = (160, 96)
+    cfg = apply_tta(cfg)
     assert cfg.model.type == 'DetTTAModel' and cfg.model.module.type == 'FasterRCNN'
     register_all_modules()
     cfg.model.module.backbone.init_cfg = None
-    assert MODELS.build(cfg.model) is not None
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model).eval()
     pipeline = Compose(cfg.test_dataloader.dataset.pipeline)
-    assert type(pipeline.transforms[-1]).__name__ == 'TestTimeAug'
+    packed = pipeline(dict(img_path=str(write_image(tmp_path / 'image.png', 80, 48)), img_id=0))
+    views = []  # (input, metainfo, predictions) of every view the wrapped model is run on
+    run_view = model.module.test_step
+
+    def recorded(data):
+        predictions = run_view(data)
+        views.append((data['inputs'][0], data['data_samples'][0].metainfo, predictions[0].pred_instances))
+        return predictions
+
+    model.module.test_step = recorded
+    with torch.no_grad():
+        merged, = model.test_step(pseudo_collate([packed]))
+
+    # Two views of the image, one its mirror image.
+    assert len(views) == 2
+    (image, original_meta, original), (mirrored, flipped_meta, flipped) = sorted(
+        views, key=lambda view: view[1]['flip'])
+    assert original_meta['flip'] is False and flipped_meta['flip'] is True
+    assert flipped_meta['flip_direction'] == 'horizontal'
+    assert torch.equal(mirrored, image.flip(-1))
+
+    # One prediction, in the original image's coordinates ...
+    detections = merged.pred_instances
+    n = len(detections)
+    assert 0 < n <= 100  # tta_cfg.max_per_img (untrained, every RoI scores about 0.28 for each class)
+    assert detections.bboxes.shape == (n, 4) and detections.scores.shape == (n,)
+    assert detections.labels.shape == (n,)
+    boxes = detections.bboxes
+    assert (boxes >= 0).all() and (boxes[:, [0, 2]] <= 80).all() and (boxes[:, [1, 3]] <= 48).all()
+    # ... made of both views' boxes, the flipped view's mirrored back (x -> 80 - x) ...
+    unflipped = flipped.clone()
+    unflipped.bboxes = flipped.bboxes.clone()
+    unflipped.bboxes[:, [0, 2]] = 80 - flipped.bboxes[:, [2, 0]]
+    from_original, from_flipped = found_in(detections, original), found_in(detections, unflipped)
+    assert (from_original | from_flipped).all()
+    assert (from_original & ~from_flipped).any() and (from_flipped & ~from_original).any()
+    # ... merged by NMS at IoU 0.5: of the views' overlapping boxes of one class, one is left.
+    assert overlapping_pairs(InstanceData.cat([original, unflipped])) > 0
+    assert overlapping_pairs(detections) == 0
 
 
 def test_tta_with_a_mask_model_is_refused_with_the_reason():

@@ -1,16 +1,17 @@
 """k-fold cross-validation: fold splits, summary statistics and a real 2-fold run of tools/kfold.py."""
 
 import json
+import re
 from itertools import combinations
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from custom.cli.arguments import source_config
 from custom.data_tools.splitting import source_images, write_folds
 from custom.datasets.splits import make_folds
 from custom.errors import DataError
+from custom.jobs import kfold
 from custom.jobs.kfold import summarize
 from tests.helpers import REPO
 from tests.helpers.tool_runs import DEMO_CONFIG, run_tool, tiny_options
@@ -91,14 +92,56 @@ def test_kfold_deals_the_training_split_only_and_never_a_held_out_image(pennfuda
     assert "k-fold over the 4 images of the config's training split" in capsys.readouterr().out
 
 
-def test_summary_is_numpy_mean_and_std_over_metrics_that_every_fold_reports():
+def test_summary_is_the_mean_and_std_with_ddof_0_over_metrics_that_every_fold_reports():
     per_fold = [dict(metrics={'coco/bbox_mAP': 0.5, 'coco/segm_mAP': 0.25, 'coco/segm_mAP_50': 0.9}),
                 dict(metrics={'coco/bbox_mAP': 0.75, 'coco/segm_mAP': 0.5}),
                 dict(metrics={'coco/bbox_mAP': 0.25, 'coco/segm_mAP': 0.0})]
     summary = summarize(per_fold)
     assert summary['metric_names'] == ['coco/bbox_mAP', 'coco/segm_mAP']
-    assert summary['mean']['coco/bbox_mAP'] == pytest.approx(0.5)
-    assert summary['std']['coco/segm_mAP'] == pytest.approx(np.std([0.25, 0.5, 0.0]))
+    assert summary['mean'] == pytest.approx({'coco/bbox_mAP': 0.5, 'coco/segm_mAP': 0.25})
+    # Deviations from the mean are 0, +-0.25 for both metrics: std = sqrt(2 * 0.25**2 / 3).
+    assert summary['std'] == pytest.approx({'coco/bbox_mAP': (0.125 / 3) ** 0.5,
+                                            'coco/segm_mAP': (0.125 / 3) ** 0.5})
+
+
+def test_kfold_summary_holds_each_folds_test_metrics_and_their_mean_and_std(pennfudan_root, tmp_path,
+                                                                             monkeypatch):
+    """run_kfold with its train and test steps replaced: each fold's test reports known numbers."""
+    fold_metrics = [  # fold 2 lacks segm_mAP_50 (so it is not summarised); segm_mAP_75 is not a summary key
+        {'coco/bbox_mAP': 0.1, 'coco/bbox_mAP_50': 0.3, 'coco/segm_mAP': 0.0, 'coco/segm_mAP_50': 0.2},
+        {'coco/bbox_mAP': 0.2, 'coco/bbox_mAP_50': 0.3, 'coco/segm_mAP': 0.3, 'coco/segm_mAP_50': 0.2},
+        {'coco/bbox_mAP': 0.6, 'coco/bbox_mAP_50': 0.3, 'coco/segm_mAP': 0.6, 'coco/segm_mAP_75': 0.9}]
+    steps = []
+    monkeypatch.setattr(kfold, 'run_step', lambda tool, *args: steps.append((tool, args)))
+    monkeypatch.setattr(kfold, 'find_checkpoint', lambda fold_dir: fold_dir / 'best.pth')
+    monkeypatch.setattr(kfold, 'read_test_metrics',
+                        lambda test_dir: fold_metrics[int(test_dir.parent.name.removeprefix('fold'))])
+    work_dir = tmp_path / 'kfold'
+    kfold.run_kfold(DEMO_CONFIG, folds=3, seed=0, data_root=str(pennfudan_root), work_dir=str(work_dir))
+
+    assert [tool for tool, _ in steps] == ['train', 'test'] * 3
+    summary = json.loads((work_dir / 'kfold_summary.json').read_text())
+    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(4, 2)] * 3
+    reported = [{key: value for key, value in metrics.items() if key != 'coco/segm_mAP_75'}
+                for metrics in fold_metrics]
+    assert [fold['metrics'] for fold in summary['per_fold']] == reported
+    assert summary['metric_names'] == ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP']
+    assert summary['mean'] == pytest.approx({'coco/bbox_mAP': 0.3, 'coco/bbox_mAP_50': 0.3,
+                                             'coco/segm_mAP': 0.3})
+    # Deviations from the mean: bbox -0.2, -0.1, 0.3; segm -0.3, 0, 0.3 (ddof=0: divided by 3).
+    assert summary['std'] == pytest.approx({'coco/bbox_mAP': (0.14 / 3) ** 0.5, 'coco/bbox_mAP_50': 0.0,
+                                            'coco/segm_mAP': (0.18 / 3) ** 0.5})
+    table = (work_dir / 'kfold_summary.md').read_text().splitlines()
+    assert '| 2 | 4 | 2 | 0.600 | 0.300 | 0.600 |' in table
+    assert table[-2:] == ['| **mean** | | | 0.300 | 0.300 | 0.300 |',
+                          '| **std** | | | 0.216 | 0.000 | 0.245 |']
+
+
+def logged_test_metrics(test_dir: Path) -> dict[str, float]:
+    """The COCO metrics that a tools/test.py run printed to its text log (mmengine's <run>/<run>.log)."""
+    log, = test_dir.glob('*/*.log')
+    line = [line for line in log.read_text().splitlines() if 'Epoch(test)' in line and 'coco/' in line][-1]
+    return {name: float(value) for name, value in re.findall(r'(coco/\w+): (-?[\d.]+)', line)}
 
 
 def test_kfold_tool_with_more_folds_than_images_fails_with_a_message(pennfudan_root, tmp_path):
@@ -129,11 +172,15 @@ def test_kfold_tool_trains_and_tests_each_fold_and_summarizes_mean_and_std(pennf
 
     expected = ['coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50']
     assert summary['metric_names'] == expected
+    # Each fold's metrics are those its own test run logged (to 4 decimals; COCO's are rounded to 3) ...
+    logged = [logged_test_metrics(work_dir / f'fold{i}/test') for i in range(2)]
+    for fold, metrics in zip(summary['per_fold'], logged, strict=True):
+        assert fold['metrics'] == pytest.approx({name: metrics[name] for name in expected}, abs=1e-4)
+    # ... and over two folds the mean is their midpoint, the std (ddof=0) half their distance.
     for name in expected:
-        values = [fold['metrics'][name] for fold in summary['per_fold']]
-        assert all(isinstance(v, float) and -1 <= v <= 1 for v in values)
-        assert summary['mean'][name] == pytest.approx(np.mean(values))
-        assert summary['std'][name] == pytest.approx(np.std(values))
+        first, second = (metrics[name] for metrics in logged)
+        assert summary['mean'][name] == pytest.approx((first + second) / 2, abs=1e-4)
+        assert summary['std'][name] == pytest.approx(abs(first - second) / 2, abs=1e-4)
     table = (work_dir / 'kfold_summary.md').read_text()
     assert '| **mean** |' in table and '| **std** |' in table and 'segm_mAP_50' in table
     assert f'coco/segm_mAP: {summary["mean"]["coco/segm_mAP"]:.3f} +- ' in process.stdout

@@ -1,6 +1,6 @@
 """The main job's decisions and steps (the full demo run itself is measured in docs/benchmarks.md)."""
 
-import os
+import json
 from functools import partial
 from pathlib import Path
 
@@ -45,9 +45,14 @@ def test_untrained_baseline_is_the_initialised_model_and_scores_near_zero(pennfu
 def test_summary_table_and_json_hold_every_model(tmp_path, capsys):
     results = {'untrained': {'coco/segm_mAP': 0.0}, 'trained': {'coco/segm_mAP': 0.512, 'coco/bbox_mAP': 0.6}}
     main_job.print_summary('demo', results, tmp_path)
-    out = capsys.readouterr().out
-    assert 'untrained' in out and '0.512' in out and '0.600' in out
-    assert os.path.getsize(tmp_path / 'summary.json') > 0
+    lines = capsys.readouterr().out.splitlines()
+    # One row per model, each number under its column: bbox_mAP, bbox_mAP_50, segm_mAP, segm_mAP_50.
+    header = lines.index('== demo ==') + 1
+    assert lines[header].split() == ['model', 'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP',
+                                     'coco/segm_mAP_50']
+    assert [line.split() for line in lines[header + 1:header + 3]] == [
+        ['untrained', 'nan', 'nan', '0.000', 'nan'], ['trained', '0.600', 'nan', '0.512', 'nan']]
+    assert json.loads((tmp_path / 'summary.json').read_text()) == results
 
 
 def test_train_and_test_read_the_data_root_the_job_was_given(pennfudan_root, tmp_path, monkeypatch):

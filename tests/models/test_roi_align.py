@@ -1,4 +1,8 @@
-"""SparseRoIAlign computes mmcv's RoIAlign: the same outputs and feature gradients, also in an extractor."""
+"""SparseRoIAlign computes mmcv's RoIAlign: the same outputs and feature gradients, also in an extractor, and
+on the CPU by its sparse product, never by mmcv's op (a fall-back would give the same values, slower)."""
+
+import sys
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -7,7 +11,31 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 import custom  # noqa: F401
+from custom.models import roi_align
 from custom.models.roi_align import SparseRoIAlign
+
+MMCV_ROI_ALIGN = sys.modules['mmcv.ops.roi_align']  # the module: `mmcv.ops.roi_align` is also a function
+
+
+@contextmanager
+def sparse_path_only():
+    """Inside, mmcv's RoIAlign kernels (forward and backward) raise; yields the list of sparse RoIAlign
+    matrices built inside, so a test sees which path computed its values."""
+    def forbidden(*args, **kwargs):
+        raise AssertionError("mmcv's RoIAlign kernel ran: the sparse path was not taken")
+
+    matrices = []
+    build_matrix = roi_align.roi_align_matrix
+
+    def counted_matrix(*args, **kwargs):
+        matrices.append(build_matrix(*args, **kwargs))
+        return matrices[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(MMCV_ROI_ALIGN.ext_module, 'roi_align_forward', forbidden)
+        patch.setattr(MMCV_ROI_ALIGN.ext_module, 'roi_align_backward', forbidden)
+        patch.setattr(roi_align, 'roi_align_matrix', counted_matrix)
+        yield matrices
 
 
 def random_rois(n: int, height: int, width: int, stride: float, generator: torch.Generator) -> torch.Tensor:
@@ -31,17 +59,32 @@ def test_outputs_and_feature_gradients_equal_mmcvs(output_size, sampling_ratio, 
     expected = reference_layer(features, rois)
     upstream = torch.randn(expected.shape, generator=generator)
     expected_grad, = torch.autograd.grad(expected, features, upstream)
-    actual = sparse_layer(features, rois)
-    actual_grad, = torch.autograd.grad(actual, features, upstream)
+    with sparse_path_only() as matrices:
+        actual = sparse_layer(features, rois)
+        actual_grad, = torch.autograd.grad(actual, features, upstream)
 
+    assert len(matrices) == 1  # forward: one sparse product; backward: its transpose, through autograd
     assert actual.shape == expected.shape
     assert expected.abs().max() > 0.5  # real values, not an all-zero agreement
     torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5)
     torch.testing.assert_close(actual_grad, expected_grad, rtol=0, atol=1e-5)
 
 
+def test_the_guard_stops_mmcvs_op_in_forward_and_backward():
+    """sparse_path_only() really stops mmcv's op: the other tests' guard is not vacuous."""
+    features = torch.randn(1, 8, 10, 10, requires_grad=True)
+    rois = torch.tensor([[0.0, 4.0, 4.0, 30.0, 30.0]])
+    with sparse_path_only() as matrices, pytest.raises(AssertionError, match="mmcv's RoIAlign kernel ran"):
+        RoIAlign(7, 0.25)(features, rois)
+    output = RoIAlign(7, 0.25)(features, rois)
+    with sparse_path_only(), pytest.raises(AssertionError, match="mmcv's RoIAlign kernel ran"):
+        output.sum().backward()
+    assert matrices == []
+
+
 def test_no_rois_give_an_empty_output():
-    output = SparseRoIAlign(7, 0.25)(torch.randn(1, 8, 10, 10), torch.zeros(0, 5))
+    with sparse_path_only():
+        output = SparseRoIAlign(7, 0.25)(torch.randn(1, 8, 10, 10), torch.zeros(0, 5))
     assert output.shape == (0, 8, 7, 7)
 
 
@@ -63,4 +106,8 @@ def test_sparse_extractor_gives_single_roi_extractors_features_on_every_fpn_leve
     corners = torch.rand(80, 2, generator=generator) * (512 - sizes)
     rois = torch.cat([torch.arange(80).unsqueeze(1) % 2, corners, corners + sizes], 1).float()
     assert len(set(reference.map_roi_levels(rois, 4).tolist())) == 4
-    torch.testing.assert_close(sparse(features, rois), reference(features, rois), rtol=0, atol=1e-5)
+    expected = reference(features, rois)
+    with sparse_path_only() as matrices:
+        actual = sparse(features, rois)
+    assert len(matrices) == 4  # one sparse product per FPN level
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-5)

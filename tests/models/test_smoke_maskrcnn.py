@@ -65,7 +65,7 @@ def test_one_training_step_gives_finite_losses_and_updates_weights():
     assert not torch.equal(before, model.roi_head.mask_head.conv_logits.weight)
 
 
-def test_inference_outputs_have_documented_shapes():
+def test_inference_outputs_have_documented_shapes_and_masks_pasted_into_their_boxes():
     model = build_untrained_model()
     model.eval()
     image, sample = synthetic_sample()
@@ -74,10 +74,22 @@ def test_inference_outputs_have_documented_shapes():
         result = model.predict(data['inputs'], data['data_samples'])[0]
     pred = result.pred_instances
     n = len(pred)
+    # Untrained, the classifier scores every RoI about 0.5, over test_cfg.rcnn.score_thr 0.05: detections
+    # there must be, so the checks below always run; at most test_cfg.rcnn.max_per_img of them.
+    assert 0 < n <= 100
     assert pred.bboxes.shape == (n, 4)
     assert pred.scores.shape == (n,) and pred.labels.shape == (n,)
     assert pred.masks.shape == (n, 96, 128) and pred.masks.dtype == torch.bool
-    assert n <= 100  # test_cfg.rcnn.max_per_img
-    if n:
-        assert (pred.labels == 0).all()
-        assert (pred.bboxes[:, 2:] >= pred.bboxes[:, :2]).all()
+    assert (pred.labels == 0).all()
+    assert (pred.scores >= 0.05).all() and (pred.scores <= 1).all()
+    boxes = pred.bboxes
+    assert (boxes[:, 2:] > boxes[:, :2]).all()
+    assert (boxes >= 0).all() and (boxes[:, [0, 2]] <= 128).all() and (boxes[:, [1, 3]] <= 96).all()
+    # Each mask is pasted into its own box: some pixels set, none whose centre lies a pixel or more outside.
+    assert pred.masks.flatten(1).any(1).all()
+    centre_y = torch.arange(96.0)[:, None] + 0.5
+    centre_x = torch.arange(128.0)[None, :] + 0.5
+    for (x1, y1, x2, y2), mask in zip(boxes.tolist(), pred.masks, strict=True):
+        near_box = ((centre_x > x1 - 1) & (centre_x < x2 + 1) & (centre_y > y1 - 1) & (centre_y < y2 + 1))
+        outside = int((mask & ~near_box).sum())
+        assert outside == 0, f'{outside} mask pixels outside the box {[x1, y1, x2, y2]}'
