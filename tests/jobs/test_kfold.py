@@ -121,7 +121,8 @@ def test_kfold_summary_holds_each_folds_test_metrics_and_their_mean_and_std(penn
 
     assert [tool for tool, _ in steps] == ['train', 'test'] * 3
     summary = json.loads((work_dir / 'kfold_summary.json').read_text())
-    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(4, 2)] * 3
+    # the 4 images of splits/train.txt in 3 folds (the 2 held-out val images stay out)
+    assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(2, 2), (3, 1), (3, 1)]
     reported = [{key: value for key, value in metrics.items() if key != 'coco/segm_mAP_75'}
                 for metrics in fold_metrics]
     assert [fold['metrics'] for fold in summary['per_fold']] == reported
@@ -132,7 +133,7 @@ def test_kfold_summary_holds_each_folds_test_metrics_and_their_mean_and_std(penn
     assert summary['std'] == pytest.approx({'coco/bbox_mAP': (0.14 / 3) ** 0.5, 'coco/bbox_mAP_50': 0.0,
                                             'coco/segm_mAP': (0.18 / 3) ** 0.5})
     table = (work_dir / 'kfold_summary.md').read_text().splitlines()
-    assert '| 2 | 4 | 2 | 0.600 | 0.300 | 0.600 |' in table
+    assert '| 2 | 3 | 1 | 0.600 | 0.300 | 0.600 |' in table
     assert table[-2:] == ['| **mean** | | | 0.300 | 0.300 | 0.300 |',
                           '| **std** | | | 0.216 | 0.000 | 0.245 |']
 
