@@ -53,21 +53,18 @@ def test_rle_export_loads_in_pycocotools_and_ann_to_mask_reproduces_voc_masks(tm
         assert expected == instance['mask']
 
 
+def one_image(height: int, width: int, instances: list[dict]) -> list[dict]:
+    """The middle-format data list of one image 'a.png' holding ``instances``."""
+    return [dict(img_path='a.png', img_id='a', height=height, width=width, instances=instances)]
+
+
 def test_polygon_export_approximates_masks_and_keeps_tiny_ones_as_rle(tmp_path):
     blob, dot = blob_mask(), np.zeros((48, 64), dtype=np.uint8)
     dot[3, 60] = 1
-    data_list = [
-        dict(
-            img_path='a.png',
-            img_id='a',
-            height=48,
-            width=64,
-            instances=[
-                dict(bbox=[15.0, 9.0, 46.0, 40.0], bbox_label=0, ignore_flag=0, mask=mask_to_rle(blob)),
-                dict(bbox=[60.0, 3.0, 61.0, 4.0], bbox_label=0, ignore_flag=0, mask=mask_to_rle(dot)),
-            ],
-        )
-    ]
+    data_list = one_image(48, 64, [
+        dict(bbox=[15.0, 9.0, 46.0, 40.0], bbox_label=0, ignore_flag=0, mask=mask_to_rle(blob)),
+        dict(bbox=[60.0, 3.0, 61.0, 4.0], bbox_label=0, ignore_flag=0, mask=mask_to_rle(dot)),
+    ])
     coco = load_coco(data_list_to_coco(data_list, ('pedestrian',), mask_format='polygon'), tmp_path)
     polygon_ann, dot_ann = coco.loadAnns([1, 2])
     assert isinstance(polygon_ann['segmentation'], list)
@@ -94,18 +91,10 @@ def test_box_only_kitti_export_has_xywh_boxes_box_areas_and_ignored_regions_as_c
 def test_masks_given_as_polygons_or_uncompressed_rle_are_exported_as_rle(tmp_path):
     square = [[10.0, 10.0, 30.0, 10.0, 30.0, 30.0, 10.0, 30.0]]
     uncompressed = {'size': [48, 64], 'counts': [48 * 10, 5, 43, 5, 48 * 64 - 533]}  # column-major runs
-    data_list = [
-        dict(
-            img_path='a.png',
-            img_id='a',
-            height=48,
-            width=64,
-            instances=[
-                dict(bbox=[10.0, 10.0, 30.0, 30.0], bbox_label=0, ignore_flag=0, mask=square),
-                dict(bbox=[10.0, 0.0, 12.0, 5.0], bbox_label=0, ignore_flag=1, mask=uncompressed),
-            ],
-        )
-    ]
+    data_list = one_image(48, 64, [
+        dict(bbox=[10.0, 10.0, 30.0, 30.0], bbox_label=0, ignore_flag=0, mask=square),
+        dict(bbox=[10.0, 0.0, 12.0, 5.0], bbox_label=0, ignore_flag=1, mask=uncompressed),
+    ])
     coco = load_coco(data_list_to_coco(data_list, ('pedestrian',)), tmp_path)
     square_ann, runs_ann = coco.loadAnns([1, 2])
     assert isinstance(square_ann['segmentation']['counts'], str)

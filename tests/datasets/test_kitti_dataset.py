@@ -10,21 +10,14 @@ from custom.datasets import base as dataset_base
 from custom.datasets.kitti import KittiDataset, parse_kitti_label
 from custom.errors import DataError
 from tests.helpers import REPO
+from tests.helpers.datasets import dataset_in_test_mode
 from tests.helpers.source_writers import kitti_line, make_kitti, write_kitti
 
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def build(root: Path, classes=('Car', 'Pedestrian', 'Cyclist'), **kwargs) -> KittiDataset:
-    kwargs.setdefault('ann_file', '')
-    kwargs.setdefault('pipeline', [])
-    return KittiDataset(
-        data_root=str(root),
-        metainfo=dict(classes=classes),
-        test_mode=True,
-        serialize_data=False,
-        **kwargs,
-    )
+    return dataset_in_test_mode(KittiDataset, root, classes, **kwargs)
 
 
 def test_label_line_columns_are_parsed_into_name_and_box(tmp_path):

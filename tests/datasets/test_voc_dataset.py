@@ -14,6 +14,7 @@ from custom.datasets.class_map import resolve_label
 from custom.datasets.voc_xml import VOCXMLDataset
 from custom.errors import DataError
 from tests.helpers import REPO
+from tests.helpers.datasets import dataset_in_test_mode
 from tests.helpers.source_writers import (
     make_voc_with_masks,
     voc_object,
@@ -26,15 +27,7 @@ pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
 
 def build(root: Path, classes=('person', 'dog'), **kwargs) -> VOCXMLDataset:
-    kwargs.setdefault('ann_file', '')
-    kwargs.setdefault('pipeline', [])
-    return VOCXMLDataset(
-        data_root=str(root),
-        metainfo=dict(classes=classes),
-        test_mode=True,
-        serialize_data=False,
-        **kwargs,
-    )
+    return dataset_in_test_mode(VOCXMLDataset, root, classes, **kwargs)
 
 
 def one_image(root: Path, objects: list[str], size=(64, 48), **xml_kwargs) -> Path:
