@@ -1,6 +1,6 @@
 """What the tests share: writers of tiny data sets in the sources' real formats, tool runs on tiny data, a
-fake download server, assertions on validator findings, and where the repo and the real Penn-Fudan copy
-are."""
+fake download server, a tool run as a real server process, assertions on validator findings, and where the
+repo and the real Penn-Fudan copy are."""
 
 from pathlib import Path
 
