@@ -4,7 +4,8 @@ What happens to an image once decoded is the detector's and custom/apis/inferenc
 tools/infer.py (``detections`` for the JSON, ``draw_overlay`` for the PNG): this module admits a request,
 reads its upload (uploads.py) and answers.
 
-Concurrency: the event loop only admits and reads; decoding, the model and encoding run on a pool of
+Concurrency: the event loop admits and reads; an upload is decoded on asyncio's default thread pool (so a bad
+one is answered without waiting for the model), and the model and the encoding of its answer run on a pool of
 ``Limits.parallel`` threads (1 unless the backend is safe to run from several threads at once). At most
 ``parallel + queue`` requests are admitted at a time; one more gets 503 with Retry-After: nothing piles up.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import cv2
+import numpy as np
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -167,13 +169,11 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
     async def describe() -> dict:
         return {**model, 'classes': list(detector.classes)}
 
-    def answer(data: bytes, admitted: float, score_thr: float, max_dets: int, masks: str, image_format: str,
-               overlay: bool) -> Response:
-        """Runs on the pool: decode, detect, encode."""
+    def answer(image: np.ndarray, admitted: float, decoded: float, score_thr: float, max_dets: int,
+               masks: str, image_format: str, overlay: bool) -> Response:
+        """Runs on the model's pool: detect, encode."""
         with admission.run():
             started = time.perf_counter()
-            image = decode_image(data, limits.max_pixels)
-            decoded = time.perf_counter()
             pred = detector(image, score_thr).top(max_dets)
             detected = time.perf_counter()
             if image_format == 'png':
@@ -186,8 +186,8 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
             if overlay:
                 encoded = base64.b64encode(png(draw_overlay(image, pred, detector.classes))).decode('ascii')
                 body['overlay'] = f'data:image/png;base64,{encoded}'
-            spans = {'queue': started - admitted, 'decode': decoded - started,
-                     'inference': detected - decoded, 'total': time.perf_counter() - admitted}
+            spans = {'read_decode': decoded - admitted, 'queue': started - decoded,
+                     'inference': detected - started, 'total': time.perf_counter() - admitted}
             body['timing_ms'] = {name: round(1000 * seconds, 1) for name, seconds in spans.items()}
             return JSONResponse(body)
 
@@ -206,7 +206,9 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
         with admission.admit():
             admitted = time.perf_counter()
             data = await read_upload(request, limits.max_bytes)
+            image = await asyncio.to_thread(decode_image, data, limits.max_pixels)
+            decoded = time.perf_counter()
             return await asyncio.get_running_loop().run_in_executor(
-                pool, answer, data, admitted, score_thr, max_dets, masks, format, overlay)
+                pool, answer, image, admitted, decoded, score_thr, max_dets, masks, format, overlay)
 
     return app

@@ -68,7 +68,7 @@ def test_predict_answers_what_the_detector_of_tools_infer_finds(client, local_de
     expected = detections(local_detector(image, 0.0).top(100), local_detector.classes)
     assert answer['image'] == {'width': 96, 'height': 80}
     assert answer['model'] == 'untrained.pth' and answer['backend'] == 'pytorch'
-    assert set(answer['timing_ms']) == {'queue', 'decode', 'inference', 'total'}
+    assert set(answer['timing_ms']) == {'read_decode', 'queue', 'inference', 'total'}
     got = answer['detections']
     assert len(got) == len(expected) > 0
     assert [item['class'] for item in got] == [item['class'] for item in expected]
