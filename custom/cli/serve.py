@@ -24,6 +24,7 @@ from custom.serving.app import Limits, create_app
 
 API_KEY_ENV = 'SERVE_API_KEY'
 ARGV_ENV = 'SERVE_ARGV'  # how each of --workers processes gets the command line (uvicorn starts them)
+WORKER_STARTUP_S = 120  # the longest a --workers process may take to load its model and answer uvicorn's ping
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -148,7 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     del app
     gc.collect()
     os.environ[ARGV_ENV] = json.dumps(argv)
-    uvicorn.run('custom.cli.serve:app_from_environment', factory=True, workers=args.workers, **options)
+    # uvicorn kills a worker that misses its health ping for timeout_worker_healthcheck s (default 5): loading
+    # the model took longer on 2 loaded cores, and a worker was killed and restarted while it started.
+    uvicorn.run('custom.cli.serve:app_from_environment', factory=True, workers=args.workers,
+                timeout_worker_healthcheck=WORKER_STARTUP_S, **options)
 
 
 if __name__ == '__main__':

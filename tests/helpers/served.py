@@ -1,5 +1,5 @@
-"""A tool run as a real server process on a free port of 127.0.0.1 (tools/serve.py), and what tests read from
-it: whether it is up, its memory."""
+"""A tool run as a real server process on a free port of 127.0.0.1 (tools/serve.py): started, checked up,
+stopped."""
 
 import os
 import socket
@@ -48,12 +48,6 @@ class ServerProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.healthy()
-
-    def memory_kb(self) -> dict[str, int]:
-        """VmRSS (now) and VmHWM (the most it ever held) of the server process, in KiB."""
-        fields = dict(line.split(':', 1) for line in Path(f'/proc/{self.process.pid}/status').read_text()
-                      .splitlines() if ':' in line)
-        return {name: int(fields[name].split()[0]) for name in ('VmRSS', 'VmHWM')}
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text()[-chars:]

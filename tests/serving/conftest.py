@@ -1,6 +1,8 @@
 """One real server process (tools/serve.py, PyTorch backend) shared by every test of tests/serving/, the demo
-model it serves, the same detector in the test process, and an image to send."""
+model it serves, the same detector in the test process, and images to send."""
 
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,14 @@ def image_file(tmp_path_factory) -> Path:
     """A 96x80 synthetic Penn-Fudan image (PNG) with people in it."""
     root = make_pennfudan(tmp_path_factory.mktemp('images') / 'PennFudanPed', n_images=3)
     return sorted((root / 'PNGImages').glob('*.png'))[0]
+
+
+def png_bomb(width: int, height: int, rows: int = 100) -> bytes:
+    """A PNG whose header says width x height RGB, with its first rows of zeros deflated: a few KB that a
+    decoder would inflate into width * height * 3 bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b'\0' * (1 + 3 * width) * rows, 9)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', pixels) + chunk(b'IEND', b'')
