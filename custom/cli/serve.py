@@ -63,11 +63,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              'are safe to run from several threads')
     limits.add_argument('--retry-after', type=int, default=defaults.retry_after_s,
                         help=f'seconds a busy answer asks to wait (default {defaults.retry_after_s})')
+    limits.add_argument('--read-timeout', type=float, default=defaults.read_timeout_s,
+                        help='seconds an upload may take to arrive; longer is 408 (default '
+                             f'{defaults.read_timeout_s:g})')
     return parser.parse_args(argv)
 
 
 def checked_limits(args: argparse.Namespace) -> Limits:
-    for name in ('port', 'workers', 'max_bytes', 'max_pixels', 'parallel', 'retry_after'):
+    for name in ('port', 'workers', 'max_bytes', 'max_pixels', 'parallel', 'retry_after', 'read_timeout'):
         if getattr(args, name) < (0 if name == 'port' else 1):
             raise ConfigError(f'--{name.replace("_", "-")} must be positive, got {getattr(args, name)}')
     if args.queue < 0:
@@ -79,7 +82,8 @@ def checked_limits(args: argparse.Namespace) -> Limits:
     files = BACKEND_FILES[args.backend]
     if len(args.files) != len(files):
         raise ConfigError(f'--backend {args.backend} takes {" ".join(files)}, got {len(args.files)} files')
-    return Limits(args.max_bytes, args.max_pixels, args.queue, args.parallel, args.retry_after)
+    return Limits(args.max_bytes, args.max_pixels, args.queue, args.parallel, args.retry_after,
+                  args.read_timeout)
 
 
 def file_digest(path: str) -> str:

@@ -55,6 +55,7 @@ class Limits:
     queue: int = 8  # requests waiting for the model, beyond the `parallel` ones running
     parallel: int = 1  # model calls at once: 1 unless the backend is safe from several threads
     retry_after_s: int = 1  # what a refused request is told to wait
+    read_timeout_s: float = 30  # the longest an upload may take to arrive: a slow client holds a queue place
 
 
 class Admission:
@@ -95,12 +96,12 @@ class Admission:
                 'most_running': self.most_running, 'refused_busy': self.refused}
 
 
-def png(image) -> bytes:
+def png(image: np.ndarray) -> bytes:
     return cv2.imencode('.png', image)[1].tobytes()
 
 
-def error_response(status: int, message: str, headers: dict | None = None, **extra) -> JSONResponse:
-    return JSONResponse({'error': message, **extra}, status, headers)
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({'error': message}, status, headers)
 
 
 def create_app(detector: Detector, model: dict, limits: Limits | None = None,
@@ -121,7 +122,7 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
                   description='Instance segmentation of an uploaded image: POST /predict with the image in '
                               f"the multipart field '{FIELD}'.")
 
-    def check_key(request: Request) -> None:
+    async def check_key(request: Request) -> None:
         if api_key is None:
             return
         given = request.headers.get(API_KEY_HEADER) or ''
@@ -205,7 +206,12 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
     ) -> Response:
         with admission.admit():
             admitted = time.perf_counter()
-            data = await read_upload(request, limits.max_bytes)
+            try:
+                async with asyncio.timeout(limits.read_timeout_s):
+                    data = await read_upload(request, limits.max_bytes)
+            except TimeoutError:
+                raise RequestError(408, f'the upload did not arrive within {limits.read_timeout_s:g} s'
+                                   ) from None
             image = await asyncio.to_thread(decode_image, data, limits.max_pixels)
             decoded = time.perf_counter()
             return await asyncio.get_running_loop().run_in_executor(

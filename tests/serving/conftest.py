@@ -21,7 +21,7 @@ API_KEY = 'test-key'
 IMG_SCALE = ('64', '64')
 CFG_OPTIONS = {'model.test_cfg.rpn.max_per_img': 50, 'model.test_cfg.rcnn.max_per_img': 10}
 # Small limits, so that the tests reach each of them with small requests.
-LIMITS = {'max_bytes': 300_000, 'max_pixels': 100_000, 'queue': 2}
+LIMITS = {'max_bytes': 300_000, 'max_pixels': 100_000, 'queue': 2, 'read_timeout': 2}
 
 
 @pytest.fixture(scope='session')

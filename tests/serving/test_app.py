@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import socket
 
 import cv2
 import httpx
@@ -11,7 +12,9 @@ import pytest
 
 from custom.apis.inference import detections, draw_overlay
 from custom.serving.app import Limits
-from tests.serving.conftest import API_KEY, LIMITS, png_bomb
+from tests.helpers.served import ServerProcess
+from tests.helpers.tool_runs import DEMO_CONFIG, wait_for
+from tests.serving.conftest import API_KEY, CFG_OPTIONS, IMG_SCALE, LIMITS, png_bomb
 
 TIMEOUT = 120  # one request on 2 loaded cores; the queue test waits for three
 
@@ -125,6 +128,16 @@ def test_body_over_max_bytes_is_413_with_or_without_a_content_length(client):
     assert_refused(response, 413, f'more than {LIMITS["max_bytes"]} bytes')
 
 
+def test_upload_slower_than_the_read_timeout_gets_408_and_frees_its_queue_place(client, served):
+    with socket.create_connection(('127.0.0.1', served.port), timeout=30) as slow:
+        slow.sendall(b'POST /predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ' + API_KEY.encode() + b'\r\n'
+                     b'Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 1000\r\n\r\n--x\r\n')
+        # it holds a queue place while it uploads
+        wait_for(lambda: client.get('/health').json()['waiting'] == 1, 10, 'the slow upload to be admitted')
+        answer = slow.recv(65536).decode()  # and is answered once the timeout passes, the rest never sent
+    assert answer.startswith('HTTP/1.1 408') and 'did not arrive within 2 s' in answer, answer
+
+
 def test_image_over_max_pixels_is_413_and_so_is_a_decompression_bomb(client):
     assert_refused(client.post('/predict', files=upload(png_bytes(400, 300))), 413,
                    '400x300 = 120000 pixels', f'at most {LIMITS["max_pixels"]}')
@@ -194,7 +207,8 @@ def test_unknown_path_and_wrong_method_get_json_errors(client):
 def test_health_says_the_limits_the_server_was_started_with(client):
     health = client.get('/health').json()
     assert health['status'] == 'ok'
-    assert {name: health['limits'][name] for name in LIMITS} == LIMITS
+    limits = dict(health['limits'], read_timeout=health['limits']['read_timeout_s'])
+    assert {name: limits[name] for name in LIMITS} == LIMITS
 
 
 def test_page_and_its_script_are_served_with_a_content_security_policy(client):
@@ -203,3 +217,28 @@ def test_page_and_its_script_are_served_with_a_content_security_policy(client):
     assert "default-src 'self'" in page.headers['content-security-policy']
     assert client.get('/page.js').headers['content-type'].startswith('text/javascript')
 
+
+
+def test_onnxruntime_backend_serves_the_exported_model_with_parallel_calls(demo_model, image_file, tmp_path):
+    """The one test of the other backend: its own server over the demo model exported (about 20 s)."""
+    from custom.deploy.export import export_onnx
+    from custom.deploy.onnx_runtime import OnnxDetector
+
+    model = export_onnx(DEMO_CONFIG, demo_model, tmp_path / 'demo.onnx', CFG_OPTIONS,
+                        img_scale=tuple(map(int, IMG_SCALE)))
+    server = ServerProcess('serve.py', '--backend', 'onnxruntime', str(model), '--parallel', '2',
+                           log=tmp_path / 'server.log', env={'SERVE_API_KEY': ''})
+    try:
+        described = httpx.get(f'{server.url}/model').json()  # no key: this server was started without one
+        assert described['backend'] == 'onnxruntime' and described['classes'] == ['pedestrian']
+        assert described['input'] == {'scale': [64, 64], 'keep_ratio': True} and described['masks'] is True
+        answer = httpx.post(f'{server.url}/predict', params={'score_thr': 0},
+                            files=upload(image_file.read_bytes()), timeout=TIMEOUT).json()
+        local = OnnxDetector(model)
+        expected = detections(local(cv2.imread(str(image_file)), 0.0).top(100), local.classes)
+        assert answer['backend'] == 'onnxruntime' and len(answer['detections']) == len(expected) > 0
+        np.testing.assert_allclose([item['score'] for item in answer['detections']],
+                                   [item['score'] for item in expected], atol=2e-3)
+        assert httpx.get(f'{server.url}/health').json()['limits']['parallel'] == 2
+    finally:
+        server.stop()
