@@ -64,6 +64,16 @@ class StepFailedError(UserError, RuntimeError):
     """A step of a job (a training, test or inference run in its own process) exited with an error."""
 
 
+class RequestError(UserError):
+    """An HTTP request the server refuses (custom/serving/): its status code, a message for the client, and
+    headers to send with it (Retry-After)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
 def shortened(names: list[str], shown: int = 5) -> str:
     """The first ``shown`` names of a list for a message, and how many more there are."""
     more = f', ... ({len(names) - shown} more)' if len(names) > shown else ''

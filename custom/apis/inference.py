@@ -23,7 +23,7 @@ from tqdm import tqdm
 from custom.engine.checkpoints import check_checkpoint_fits, write_atomic
 from custom.errors import DataError, MissingFileError, shortened
 from custom.structures.detections import Detections
-from custom.structures.masks import mask_to_rle
+from custom.structures.masks import mask_to_polygons, mask_to_rle
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp'}
 VIDEO_SUFFIXES = {'.mp4', '.avi', '.mov', '.mkv', '.webm'}
@@ -93,15 +93,23 @@ def class_name(classes: tuple[str, ...], label: int) -> str:
     return classes[label] if label < len(classes) else str(label)
 
 
-def detections(pred: Detections, classes: tuple[str, ...]) -> list[dict]:
-    """Predictions as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE)."""
+MASK_FORMATS = ('rle', 'polygon', 'none')
+
+
+def detections(pred: Detections, classes: tuple[str, ...], mask_format: str = 'rle') -> list[dict]:
+    """Predictions as JSON-ready dicts (box x1,y1,x2,y2; mask as COCO RLE, or as COCO polygons (outer
+    contours, custom/structures/masks.py) or left out, as ``mask_format`` says)."""
+    if mask_format not in MASK_FORMATS:
+        raise ValueError(f'mask_format must be one of {MASK_FORMATS}, got {mask_format!r}')
     out = []
     for i in range(len(pred)):
         label = int(pred.labels[i])
         item = {'label': label, 'class': class_name(classes, label), 'score': round(float(pred.scores[i]), 4),
                 'bbox': [round(float(v), 1) for v in pred.bboxes[i]]}
-        if pred.masks is not None:
+        if pred.masks is not None and mask_format == 'rle':
             item['mask'] = mask_to_rle(pred.masks[i])
+        elif pred.masks is not None and mask_format == 'polygon':
+            item['polygons'] = mask_to_polygons(pred.masks[i])
         out.append(item)
     return out
 

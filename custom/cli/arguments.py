@@ -5,11 +5,15 @@ import argparse
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmengine.config import DictAction
 
 from custom.errors import ConfigError
 from custom.evaluation.matching import DEFAULT_SCORE_THR
+
+if TYPE_CHECKING:  # the backends import torch and onnxruntime: only the tools that run one load them
+    from custom.apis.inference import Detector
 
 SOURCE_TYPES = {'pennfudan': 'PennFudanDataset', 'voc': 'VOCXMLDataset', 'kitti': 'KittiDataset'}
 # The json sources: for coco and via `split` names the annotation json, for labelme a list of stems.
@@ -96,6 +100,39 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def data_options(args: argparse.Namespace) -> dict:
     """The data flags as keyword arguments of load_config (custom/engine/runtime.py)."""
     return dict(data_root=args.data_root, classes=args.classes, img_scale=args.img_scale)
+
+
+# What each inference backend takes before its inputs (tools/infer.py, tools/serve.py).
+BACKEND_FILES = {'pytorch': ('CONFIG', 'CHECKPOINT'), 'onnxruntime': ('MODEL.onnx',)}
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """--backend and what a backend takes besides its files: --device, --threads, and the data flags that
+    rebuild the config as trained (pytorch)."""
+    parser.add_argument('--backend', choices=list(BACKEND_FILES), default='pytorch',
+                        help='pytorch: MMDetection on CONFIG + CHECKPOINT; onnxruntime: an ONNX file written '
+                             'by tools/export_onnx.py, run by ONNX Runtime on the CPU')
+    parser.add_argument('--device', help="pytorch: e.g. 'cuda:0' or 'cpu' (default: GPU when available)")
+    parser.add_argument('--threads', type=int,
+                        help='onnxruntime: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
+    add_data_arguments(parser)  # pytorch: the config as trained (--classes when training had them)
+
+
+def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Detector', dict]:
+    """The detector --backend names over its files (BACKEND_FILES), and a header saying what runs."""
+    from custom.apis.inference import PyTorchDetector
+    from custom.deploy.onnx_runtime import OnnxDetector
+    from custom.engine.runtime import load_config
+
+    if args.backend == 'pytorch':
+        config, checkpoint = files
+        if checkpoint.endswith('.onnx'):
+            raise ConfigError(f'{checkpoint} is an ONNX model: run it with --backend onnxruntime '
+                              f'{checkpoint} (no config)')
+        cfg = load_config(config, args.cfg_options, **data_options(args))
+        return PyTorchDetector(cfg, checkpoint, args.device), {
+            'backend': 'pytorch', 'config': config, 'checkpoint': checkpoint}
+    return OnnxDetector(files[0], args.threads), {'backend': 'onnxruntime', 'model': files[0]}
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:

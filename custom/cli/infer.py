@@ -11,14 +11,10 @@ keeps what it did ('complete': false).
 import argparse
 import sys
 
-from custom.apis.inference import Detector, PyTorchDetector, run_inference
-from custom.cli.arguments import add_data_arguments, data_options
-from custom.deploy.onnx_runtime import OnnxDetector
-from custom.engine.runtime import load_config
+from custom.apis.inference import Detector, run_inference
+from custom.cli.arguments import BACKEND_FILES, add_backend_arguments, detector_from_args
 from custom.errors import ConfigError, report_user_errors
 from custom.evaluation.matching import DEFAULT_SCORE_THR
-
-BACKENDS = ('pytorch', 'onnxruntime')
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -30,36 +26,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='pytorch: the config the checkpoint was trained with, the checkpoint (.pth), '
                              'then the inputs; onnxruntime: the exported model (.onnx), then the inputs. '
                              'Inputs are image files, folders of images, or video files')
-    parser.add_argument('--backend', choices=BACKENDS, default='pytorch',
-                        help='pytorch: MMDetection on CONFIG + CHECKPOINT; onnxruntime: an ONNX file written '
-                             'by tools/export_onnx.py, run by ONNX Runtime on the CPU')
     parser.add_argument('--out-dir', default='work_dirs/infer', help='where overlays and results.json go')
     parser.add_argument('--score-thr', type=float, default=DEFAULT_SCORE_THR,
                         help=f'keep detections scoring at least this (default {DEFAULT_SCORE_THR})')
-    parser.add_argument('--device', help="pytorch: e.g. 'cuda:0' or 'cpu' (default: GPU when available)")
-    parser.add_argument('--threads', type=int,
-                        help='onnxruntime: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
-    add_data_arguments(parser)  # pytorch: the config as trained (--classes when training had them)
+    add_backend_arguments(parser)
     return parser.parse_args(argv)
 
 
 def build_detector(args: argparse.Namespace) -> tuple[Detector, list[str], dict]:
     """The detector the backend names, the input paths, and the results.json header that says what ran."""
-    model_paths = 2 if args.backend == 'pytorch' else 1
-    if len(args.paths) <= model_paths:
-        wanted = 'CONFIG CHECKPOINT' if args.backend == 'pytorch' else 'MODEL.onnx'
-        raise ConfigError(f'--backend {args.backend} takes {wanted} and then at least one input')
-    inputs = args.paths[model_paths:]
-    if args.backend == 'pytorch':
-        config, checkpoint = args.paths[:2]
-        if checkpoint.endswith('.onnx'):
-            raise ConfigError(f'{checkpoint} is an ONNX model: run it with --backend onnxruntime '
-                              f'{checkpoint} INPUT... (no config)')
-        cfg = load_config(config, args.cfg_options, **data_options(args))
-        return PyTorchDetector(cfg, checkpoint, args.device), inputs, {
-            'backend': 'pytorch', 'config': config, 'checkpoint': checkpoint}
-    model = args.paths[0]
-    return OnnxDetector(model, args.threads), inputs, {'backend': 'onnxruntime', 'model': model}
+    files = BACKEND_FILES[args.backend]
+    if len(args.paths) <= len(files):
+        raise ConfigError(f'--backend {args.backend} takes {" ".join(files)} and then at least one input')
+    detector, header = detector_from_args(args, args.paths[:len(files)])
+    return detector, args.paths[len(files):], header
 
 
 @report_user_errors

@@ -10,14 +10,12 @@ import datetime
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
 from custom.datasets.builder import build_dataset
 from custom.errors import ConfigError, DataError
-from custom.structures.masks import to_rle
+from custom.structures.masks import mask_to_polygons, to_rle
 
 MASK_FORMATS = ('rle', 'polygon')
 
@@ -87,12 +85,6 @@ def _annotation(
     polygons = mask_to_polygons(mask_utils.decode(rle)) if mask_format == 'polygon' else []
     annotation['segmentation'] = polygons or rle
     return annotation
-
-
-def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
-    """Outer contours of a binary mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (3+ points each)."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    return [contour.reshape(-1).astype(float).tolist() for contour in contours if len(contour) >= 3]
 
 
 def export_dataset(dataset_cfg: dict, mask_format: str = 'rle') -> dict:

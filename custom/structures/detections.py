@@ -21,6 +21,12 @@ class Detections:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def top(self, count: int) -> 'Detections':
+        """The ``count`` highest-scoring detections (all when there are fewer), best first."""
+        order = np.argsort(-self.scores, kind='stable')[:count]
+        return Detections(self.bboxes[order], self.scores[order], self.labels[order],
+                          None if self.masks is None else self.masks[order])
+
     @classmethod
     def from_instances(cls, pred: Any) -> 'Detections':
         """From MMDetection's ``pred_instances`` (an InstanceData of tensors, on any device)."""

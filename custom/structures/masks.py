@@ -4,6 +4,7 @@ instance-index PNGs."""
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pycocotools.mask as mask_utils
 from PIL import Image, UnidentifiedImageError
@@ -15,6 +16,13 @@ def mask_to_rle(mask: np.ndarray) -> dict:
     """Compressed COCO RLE of a binary HxW mask, with ``counts`` as str (JSON friendly)."""
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {'size': [int(s) for s in rle['size']], 'counts': rle['counts'].decode('ascii')}
+
+
+def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
+    """Outer contours of a binary mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (3+ points each; holes are
+    lost, pixel-centre outlines shrink a mask by about half a pixel)."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    return [contour.reshape(-1).astype(float).tolist() for contour in contours if len(contour) >= 3]
 
 
 def mask_extent_box(mask: np.ndarray) -> list[float] | None:

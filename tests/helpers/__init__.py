@@ -1,5 +1,6 @@
 """What the tests share: writers of tiny data sets in the sources' real formats, tool runs on tiny data, a
-fake download server, a fake detector, assertions on validator findings, mmengine log capture, and where the
+fake download server, a fake detector, a tool run as a real server process, assertions on validator
+findings, mmengine log capture, building test-mode datasets, and where the
 repo and the real Penn-Fudan copy are."""
 
 from pathlib import Path
