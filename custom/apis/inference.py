@@ -20,6 +20,7 @@ from mmdet.apis import inference_detector, init_detector
 from mmengine.config import Config
 from tqdm import tqdm
 
+from custom.datasets.builder import configured_datasets
 from custom.engine.checkpoints import check_checkpoint_fits, write_atomic
 from custom.errors import DataError, MissingFileError, shortened
 from custom.structures.detections import Detections
@@ -72,6 +73,15 @@ def expand_inputs(inputs: list[str | Path]) -> Inputs:
     return Inputs(files, ignored)
 
 
+def config_class_names(cfg: Config) -> tuple[str, ...]:
+    """The classes of the config's test dataset (through wrappers), () when it names none."""
+    for _, dataset in configured_datasets(cfg, ('test_dataloader', 'val_dataloader')):
+        classes = (dataset.get('metainfo') or {}).get('classes')
+        if classes:
+            return tuple(classes)
+    return ()
+
+
 class PyTorchDetector:
     """A config (file or loaded) + checkpoint run by MMDetection (init_detector / inference_detector)."""
 
@@ -83,6 +93,11 @@ class PyTorchDetector:
             name = config.filename if isinstance(config, Config) else config
             check_checkpoint_fits(self.model, checkpoint, name or 'the config')
         self.classes = tuple(self.model.dataset_meta.get('classes', ()))
+        config_classes = config_class_names(self.model.cfg)
+        if config_classes and len(self.classes) != len(config_classes):
+            # a checkpoint without dataset_meta: init_detector falls back to COCO's 80 names
+            self.classes = config_classes
+            self.model.dataset_meta = {**self.model.dataset_meta, 'classes': config_classes}
 
     def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
         pred = inference_detector(self.model, image).pred_instances

@@ -87,3 +87,16 @@ def test_a_run_stopped_by_an_error_still_writes_what_it_did(folder, tmp_path):
         run_inference(Failing(), [folder / 'a.png', folder / 'c.jpg'], tmp_path / 'out')
     results = json.loads((tmp_path / 'out' / 'results.json').read_text())
     assert not results['complete'] and [item['overlay'] for item in results['items']] == ['a.png']
+
+
+def test_a_checkpoint_without_class_names_takes_the_configs_not_cocos(tmp_path):
+    """init_detector falls back to COCO's 80 names for a checkpoint without dataset_meta (the main job's
+    untrained baseline is one): the detector names the config's classes instead."""
+    from custom.apis.inference import PyTorchDetector
+    from custom.jobs.main_job import save_untrained_checkpoint
+    from tests.helpers.tool_runs import DEMO_CONFIG
+
+    checkpoint = save_untrained_checkpoint(str(REPO / DEMO_CONFIG), tmp_path / 'untrained.pth')
+    detector = PyTorchDetector(str(REPO / DEMO_CONFIG), checkpoint, 'cpu')
+    assert detector.classes == ('pedestrian',)
+    assert detector.model.dataset_meta['classes'] == ('pedestrian',)
