@@ -178,6 +178,8 @@ def test_load_from_url_offline_fails_before_training_with_the_ways_out(pennfudan
     assert process.returncode != 0
     assert f'could not download {url}' in process.stderr
     assert '--cfg-options load_from=' in process.stderr
+    # and the truth about load_from=None: no ImageNet backbone either, so random weights and AP near 0
+    assert 'train from random weights' in process.stderr and 'near AP 0' in process.stderr
     assert not list((tmp_path / 'work').glob('epoch_*.pth'))
 
 
