@@ -30,7 +30,6 @@ from mmengine.config import Config
 from custom.datasets.base import ParsedImage, ProjectDataset, check_image_file, duplicate_id_errors, trainable
 from custom.datasets.builder import build_dataset, configured_datasets, dataset_class, load_annotations_step
 from custom.datasets.coco_json import CocoJsonDataset
-from custom.datasets.splits import read_split
 from custom.engine.config_checks import CHECKS
 from custom.errors import ConfigError, DataError
 
@@ -113,14 +112,9 @@ def split_file_errors(dataset: ProjectDataset) -> list[DataError]:
     errors = []
     for path in found_split_files(dataset.data_root or '.'):
         try:
-            entries = read_split(path)
-        except DataError as err:
+            errors += [entry for entry in dataset.split_keys(path) if isinstance(entry, DataError)]
+        except DataError as err:  # the file itself cannot be read
             errors.append(err)
-            continue
-        for line_no, stem in entries:
-            if dataset.key_for_stem(stem) is None:
-                errors.append(DataError(path, f'line {line_no}: unknown image {stem!r} '
-                                              f'(no {dataset.expected_file(stem)})'))
     return errors
 
 

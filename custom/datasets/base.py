@@ -210,15 +210,21 @@ class ProjectDataset(BaseDetDataset):
                 raise DataError(self.location(), 'no images found (check data_root and data_prefix)')
             return keys
         keys = []
-        for line_no, stem in read_split(split):
-            key = self.key_for_stem(stem)
-            if key is None:
-                raise DataError(split, f'line {line_no}: unknown image {stem!r} '
-                                       f'(no {self.expected_file(stem)})')
+        for key in self.split_keys(split):
+            if isinstance(key, DataError):
+                raise key
             keys.append(key)
         if not keys:
             raise DataError(split, 'split file lists no images')
         return keys
+
+    def split_keys(self, split: str | Path) -> Iterator[Hashable | DataError]:
+        """For each image a split file lists: its key, or a DataError when the source has no such image (the
+        loader stops at the first, the validator lists them all)."""
+        for line_no, stem in read_split(split):
+            key = self.key_for_stem(stem)
+            yield key if key is not None else DataError(
+                split, f'line {line_no}: unknown image {stem!r} (no {self.expected_file(stem)})')
 
     def image_stems(self) -> list[str]:
         """The names split files list for every image of the source (what tools/make_splits.py deals)."""
