@@ -87,6 +87,34 @@ def test_labelme_box_drafts_are_rectangles(folder, drafts):
     assert_same_objects(boxes, loaded(dict(type='LabelmeDataset', data_root=str(out), ann_file='')))
 
 
+def test_via_drafts_are_a_project_read_back_as_the_same_objects(folder, drafts):
+    out = folder / 'via_project.json'
+    assert write_drafts('via', drafts, CLASSES, out) == [out]
+    infos = loaded(dict(type='VIADataset', data_root=str(folder), ann_file=out.name, class_attribute='class',
+                        group_attribute='group'))
+    assert_same_objects(drafts, infos)
+    project = json.loads(out.read_text())
+    assert {'_via_settings', '_via_img_metadata', '_via_attributes'} <= project.keys()
+    size = drafts[0].image.stat().st_size
+    record = project['_via_img_metadata'][f'images/{drafts[0].image.name}{size}']
+    assert project['_via_image_id_list'][0] == f'images/{drafts[0].image.name}{size}'
+    assert isinstance(record['regions'], list) and record['size'] == size
+    assert project['_via_attributes']['region']['class']['options'] == {name: name for name in CLASSES}
+    pieces = [region for region in record['regions'] if 'group' in region['region_attributes']]
+    assert len(pieces) == 2 and pieces[0]['region_attributes']['score'] == '0.950'
+    assert project['_via_settings']['core']['default_filepath'] == f'{folder.resolve().as_posix()}/'
+
+
+def test_via_box_drafts_are_rects(folder, drafts):
+    boxes = box_drafts(drafts)
+    out = folder / 'via_boxes.json'
+    write_drafts('via', boxes, CLASSES, out)
+    records = json.loads(out.read_text())['_via_img_metadata'].values()
+    assert {r['shape_attributes']['name'] for record in records for r in record['regions']} == {'rect'}
+    assert_same_objects(boxes, loaded(dict(type='VIADataset', data_root=str(folder), ann_file=out.name,
+                                           class_attribute='class')))
+
+
 def test_an_existing_labelme_file_is_kept_and_the_others_written(tmp_path, drafts):
     corrected = tmp_path / f'{drafts[0].image.stem}.json'
     corrected.write_text('{"corrected": true}')
