@@ -174,6 +174,19 @@ def test_labels_outside_the_classes_and_unknown_formats_are_refused(tmp_path, dr
     assert not list(tmp_path.iterdir())
 
 
+def test_images_sharing_a_labelme_name_and_a_missing_via_image_are_refused_by_name(tmp_path, drafts):
+    twin = tmp_path / 'other' / drafts[0].image.name
+    twin.parent.mkdir()
+    twin.write_bytes(drafts[0].image.read_bytes())
+    pair = [drafts[0], DraftImage(twin, drafts[0].width, drafts[0].height, drafts[0].detections)]
+    with pytest.raises(DataError, match=f'{twin}: {drafts[0].image} and this image would both be drafted as'):
+        write_drafts('labelme', pair, CLASSES, tmp_path / 'labelme')
+    missing = DraftImage(tmp_path / 'gone.png', 10, 10, box_drafts(drafts)[0].detections)
+    with pytest.raises(DataError, match='gone.png: image file not found'):
+        write_drafts('via', [missing], CLASSES, tmp_path / 'via.json')
+    assert not (tmp_path / 'labelme').exists() and not (tmp_path / 'via.json').exists()
+
+
 def test_a_detection_without_mask_pixels_is_left_out(tmp_path, drafts):
     draft = drafts[1]
     det = draft.detections
