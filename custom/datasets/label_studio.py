@@ -210,8 +210,10 @@ class LabelStudioDataset(AnnotationJsonDataset):
         names = set()
         for task in tasks:
             for result in self._task_results(task) or []:
-                labels = result.get('value', {}).get(result.get('type')) if isinstance(result, dict) else None
-                if result.get('type') in SHAPE_TYPES and isinstance(labels, list) and len(labels) == 1:
+                kind = result.get('type') if isinstance(result, dict) else None
+                value = result.get('value') if kind in SHAPE_TYPES else None
+                labels = value.get(kind) if isinstance(value, dict) else None
+                if isinstance(labels, list) and len(labels) == 1:  # parse_image names what is wrong
                     names.add(str(labels[0]).strip())
         return tuple(sorted(names - {''}))
 
