@@ -11,7 +11,7 @@ from mmengine.config import Config
 
 from custom.engine.distributed import adapt_distributed_to_cpu
 from tests.helpers.source_writers import PENNFUDAN_VAL, make_pennfudan
-from tests.helpers.tool_runs import DEMO_CONFIG, REPO, tiny_options
+from tests.helpers.tool_runs import DEMO_CONFIG, REPO, TOOL_TIMEOUT, tiny_options
 
 WORLD_SIZE = 2
 
@@ -29,7 +29,7 @@ def run_script(script: str, *args: str, log_dir: Path | None = None) -> subproce
     if log_dir is not None:
         env.update(PET_LOG_DIR=str(log_dir), PET_TEE='3')  # torchrun's --log-dir and --tee, from the env
     return subprocess.run(['bash', f'tools/{script}', *args], cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=600)
+                          capture_output=True, timeout=TOOL_TIMEOUT)
 
 
 def rank_logs(log_dir: Path) -> dict[int, str]:

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from custom.engine.checkpoints import load_checkpoint_file, remove_stale_temporaries, write_atomic
-from tests.helpers.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, wait_for
+from tests.helpers.tool_runs import DEMO_CONFIG, REPO, TOOL_TIMEOUT, run_tool, tiny_options, wait_for
 
 ITERS_PER_EPOCH = 4  # 4 training images at batch size 1: the kill comes with 3 iterations of epoch 2 to go
 IMG_SCALE = ('64', '64')
@@ -40,7 +40,7 @@ def test_run_killed_mid_epoch_resumes_from_last_checkpoint_and_trains_the_same_e
     try:
         epoch_2_started = re.compile(r'Epoch\(train\)\s+\[2\]\[\s*1/')
         wait_for(lambda: (work_dir / 'epoch_1.pth').is_file() and epoch_2_started.search(log.read_text()),
-                 timeout=400, what='epoch 1 checkpoint and the first iteration of epoch 2', process=first)
+                 TOOL_TIMEOUT, 'epoch 1 checkpoint and the first iteration of epoch 2', first)
     finally:
         kill(first)
     assert first.returncode == -signal.SIGKILL

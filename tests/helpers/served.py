@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import REPO
-from tests.helpers.tool_runs import wait_for
+from tests.helpers.tool_runs import TOOL_TIMEOUT, wait_for
 
 # What uvicorn logs once it listens; with --port 0 it names the port the OS gave it.
 LISTENING = re.compile(r'Uvicorn running on http://127\.0\.0\.1:(\d+) ')
@@ -23,7 +23,7 @@ class ServerProcess:
     process (a test on the other pytest-xdist worker) can take it between a pick and the bind."""
 
     def __init__(self, tool: str, *args: str, log: Path, env: dict[str, str] | None = None,
-                 timeout: float = 180) -> None:
+                 timeout: float = TOOL_TIMEOUT) -> None:
         self.port = 0
         self.url = ''
         self.log = log
