@@ -10,8 +10,10 @@ setup:
 main: setup
 	$(PY) tools/main.py
 
+# Two pytest-xdist workers; each test file runs whole on one of them, the server tests together on one, the
+# longest first (tests/conftest.py sets the work units and their order; xdist's own reorder would undo it).
 test: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder tests
 	$(MAKE) --no-print-directory lint
 
 lint: setup

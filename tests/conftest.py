@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny synthetic Penn-Fudan data set in the real on-disk layout, MMDetection's scope."""
+"""Shared fixtures: a tiny synthetic Penn-Fudan data set in the real on-disk layout, MMDetection's scope; the
+work units of the parallel run (``make test``: pytest-xdist's ``-n 2 --dist loadgroup``)."""
 
 from pathlib import Path
 
@@ -8,6 +9,26 @@ from mmengine.registry import DefaultScope
 from tests.helpers.source_writers import make_pennfudan
 
 pytest_plugins = ['tests.helpers.fake_server']  # `server` and `dead_url` fixtures
+# The session fixture of tests/serving/conftest.py: one real server process for every file that uses it.
+SHARED_SERVER = 'served'
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist turns the xdist_group marks into work units
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The work units of ``make test`` (``-n 2 --dist loadgroup --no-loadscope-reorder``): each test file is
+    one (its module-scoped fixtures are made once, on one worker), except that the files using the shared
+    server process are one together (it starts once); without a mark, loadgroup would hand out single tests.
+    On a worker, the units that run longest come first (the server's, then those training a model: marked
+    slow), so that the short ones even out the two workers' ends."""
+    serving_files = {item.path for item in items if SHARED_SERVER in getattr(item, 'fixturenames', ())}
+    groups = {item: SHARED_SERVER if item.path in serving_files else item.nodeid.split('::')[0]
+              for item in items}
+    for item, group in groups.items():
+        item.add_marker(pytest.mark.xdist_group(group))
+    if hasattr(config, 'workerinput'):  # a pytest-xdist worker; every worker sorts its collection alike
+        trains = {group for item, group in groups.items() if item.get_closest_marker('slow')}
+        items.sort(key=lambda item: (groups[item] != SHARED_SERVER, groups[item] not in trains))
+
 
 @pytest.fixture
 def pennfudan_factory():

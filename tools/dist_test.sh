@@ -4,7 +4,7 @@
 # Several nodes: as in tools/dist_train.sh, with NNODES, NODE_RANK, MASTER_ADDR and PORT set on every node.
 set -euo pipefail
 if [ $# -lt 3 ]; then
-    echo "usage: [NNODES=1 NODE_RANK=0 MASTER_ADDR=127.0.0.1 PORT=29500] $0 CONFIG CHECKPOINT GPUS" \
+    echo "usage: [NNODES=1 NODE_RANK=0 MASTER_ADDR=127.0.0.1 PORT=N] $0 CONFIG CHECKPOINT GPUS" \
          "[test.py options]" >&2
     exit 2
 fi

@@ -5,6 +5,7 @@ import sys
 
 from custom.cli.arguments import parse_runner_args, runner_config
 from custom.engine.checkpoints import check_checkpoint_fits
+from custom.engine.distributed import leave_process_group
 from custom.engine.runtime import (
     TEST_LOADERS,
     add_result_dump,
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         add_result_dump(runner, args.out)
     runner.test()
+    leave_process_group()
 
 
 if __name__ == '__main__':

@@ -5,6 +5,7 @@ import sys
 
 from custom.cli.arguments import parse_runner_args, runner_config
 from custom.engine.checkpoints import fine_tuning_summary
+from custom.engine.distributed import leave_process_group
 from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runner
 from custom.errors import report_user_errors
 
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
         if summary:
             runner.logger.warning(summary)
     runner.train()
+    leave_process_group()
 
 
 if __name__ == '__main__':

@@ -33,29 +33,35 @@ def test_benchmark_asking_for_more_images_than_the_folder_has_names_the_folder(p
         load_samples(pennfudan_root, count=50, size=(128, 96))
 
 
-def test_stage_timer_books_nested_calls_to_their_own_stage_and_the_rest_to_other():
-    import time
+def test_stage_timer_books_nested_calls_to_their_own_stage_and_the_rest_to_other(monkeypatch):
+    from types import SimpleNamespace
 
+    from benchmarks import stages
     from benchmarks.stages import OTHER, StageTimer
+
+    now = [0.0]  # the timer's clock moves only by the work below: exact bookings, however loaded the machine
+
+    def work(seconds: float) -> None:
+        now[0] += seconds
+
+    monkeypatch.setattr(stages, 'time', SimpleNamespace(perf_counter=lambda: now[0]))
 
     class Part:
         def outer(self):
-            time.sleep(0.01)
+            work(0.01)
             return self.inner()
 
         def inner(self):
-            time.sleep(0.1)
+            work(0.1)
             return 'done'
 
     part, timer = Part(), StageTimer()
     timer.wrap(part, 'outer', 'backbone + FPN')
     timer.wrap(part, 'inner', 'RPN + proposal NMS')
-    total, output = timer.measure(lambda: (time.sleep(0.01), part.outer())[1])
-    stages = timer.calls[0]
-    assert output == 'done'
-    # Without subtracting the nested call, the outer stage would hold both sleeps (>= 0.11 s).
-    assert 0.01 <= stages['backbone + FPN'] < 0.1 <= stages['RPN + proposal NMS']
-    assert stages[OTHER] >= 0.01 and sum(stages.values()) == pytest.approx(total)
+    total, output = timer.measure(lambda: (work(0.02), part.outer())[1])
+    assert output == 'done' and total == pytest.approx(0.13)
+    # Without subtracting the nested call, the outer stage would hold both (0.11 s).
+    assert timer.calls[0] == pytest.approx({'backbone + FPN': 0.01, 'RPN + proposal NMS': 0.1, OTHER: 0.02})
     timer.restore()
     assert 'outer' not in vars(part) and 'inner' not in vars(part)  # the class's methods again
 

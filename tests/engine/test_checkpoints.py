@@ -17,6 +17,8 @@ from custom.engine.runtime import TRAIN_LOADERS, apply_train_options, build_runn
 from custom.errors import UnsafeCheckpointError
 from tests.helpers.tool_runs import DEMO_CONFIG, run_tool, tiny_options, tiny_overrides
 
+NO_VALIDATION = 100  # a validation interval past the last epoch
+
 
 class Payload:
     """Unpickling this runs a shell command: what a malicious checkpoint does."""
@@ -46,14 +48,16 @@ class RecordStateBeforeTrain(Hook):
 @pytest.mark.slow
 def test_run_stopped_after_epoch_1_resumes_at_epoch_2_with_the_same_optimizer_state(pennfudan_root, tmp_path):
     work_dir = tmp_path / 'work'
-    run_tool('train.py', DEMO_CONFIG, '--work-dir', str(work_dir), '--cfg-options',
-             *tiny_options(pennfudan_root, max_epochs=1))
+    # 64x64 inputs: the cheapest training steps that still train; no validation: a resume does not need it.
+    run_tool('train.py', DEMO_CONFIG, '--work-dir', str(work_dir), '--img-scale', '64', '64', '--cfg-options',
+             *tiny_options(pennfudan_root, max_epochs=1), f'train_cfg.val_interval={NO_VALIDATION}')
     checkpoint = work_dir / 'epoch_1.pth'
     saved = load_checkpoint_file(checkpoint)
     assert saved['meta']['epoch'] == 1 and isinstance(saved['message_hub']['log_scalars']['train/loss'],
                                                       HistoryBuffer)
 
-    cfg = load_config(DEMO_CONFIG, tiny_overrides(pennfudan_root, max_epochs=2), str(work_dir))
+    overrides = {**tiny_overrides(pennfudan_root, max_epochs=2), 'train_cfg.val_interval': NO_VALIDATION}
+    cfg = load_config(DEMO_CONFIG, overrides, str(work_dir), img_scale=(64, 64))
     apply_train_options(cfg, resume=str(checkpoint))
     runner = build_runner(cfg, TRAIN_LOADERS)
     recorder = RecordStateBeforeTrain()

@@ -1,7 +1,6 @@
 """tools/dist_train.sh and tools/dist_test.sh: 2 torchrun processes on the CPU over gloo, a few iterations."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +11,25 @@ from mmengine.config import Config
 
 from custom.engine.distributed import adapt_distributed_to_cpu
 from tests.helpers.source_writers import PENNFUDAN_VAL, make_pennfudan
-from tests.helpers.tool_runs import DEMO_CONFIG, REPO, tiny_options
+from tests.helpers.tool_runs import DEMO_CONFIG, REPO, TOOL_TIMEOUT, tiny_options
 
 WORLD_SIZE = 2
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+# What would make the scripts start torchrun's static rendezvous on a fixed port instead of a free one.
+NODE_VARIABLES = ('NNODES', 'PORT')
 
 
 def run_script(script: str, *args: str, log_dir: Path | None = None) -> subprocess.CompletedProcess:
-    """Runs tools/<script> with the test's interpreter on a free port; torchrun tees each rank to log_dir."""
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()), OMP_NUM_THREADS='1',
-               PYTHONWARNINGS='ignore')
+    """Runs tools/<script> with the test's interpreter, as on one node: torchrun binds a free port itself (no
+    port picked here that a process of the other test worker could take first). torchrun tees each rank's
+    output to log_dir."""
+    env = {name: value for name, value in os.environ.items() if name not in NODE_VARIABLES}
+    env.update(PYTHON=sys.executable, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
     if log_dir is not None:
         env.update(PET_LOG_DIR=str(log_dir), PET_TEE='3')  # torchrun's --log-dir and --tee, from the env
     return subprocess.run(['bash', f'tools/{script}', *args], cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=600)
+                          capture_output=True, timeout=TOOL_TIMEOUT)
 
 
 def rank_logs(log_dir: Path) -> dict[int, str]:

@@ -66,9 +66,9 @@ def server():
 
 
 @pytest.fixture
-def dead_url() -> str:
-    """A URL on a free local port where nothing listens (connection refused)."""
+def dead_url():
+    """A URL on a local port where nothing listens (connection refused): the port stays bound, not listening,
+    for the whole test, so no other process (a test on the other pytest-xdist worker) can listen on it."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
-        port = sock.getsockname()[1]
-    return f'http://127.0.0.1:{port}/PennFudanPed.zip'
+        yield f'http://127.0.0.1:{sock.getsockname()[1]}/PennFudanPed.zip'

@@ -11,6 +11,10 @@ import cv2
 from tests.helpers import REPO
 
 DEMO_CONFIG = 'configs/pennfudan_demo_cpu.py'
+# The longest a tool run on tiny data may take before it counts as hung. The longest, tools/kfold.py's 2
+# folds, takes about a minute on 2 idle cores and took 500 s beside another test worker at load 14: 30 minutes
+# leave margin for a loaded machine and still end a hung run.
+TOOL_TIMEOUT = 1800
 
 
 def tiny_overrides(data_root: Path, max_epochs: int = 1) -> dict[str, object]:
@@ -33,7 +37,7 @@ def run_tool(tool: str, *args: str, check: bool = True) -> subprocess.CompletedP
     """Runs `python tools/<tool> args...` from the repo root with 2 torch threads; returns the process."""
     env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONWARNINGS='ignore')
     process = subprocess.run([sys.executable, f'tools/{tool}', *args], cwd=REPO, env=env, text=True,
-                             capture_output=True, timeout=600)
+                             capture_output=True, timeout=TOOL_TIMEOUT)
     if check and process.returncode != 0:
         raise AssertionError(f'tools/{tool} failed ({process.returncode}):\n{process.stdout[-3000:]}\n'
                              f'{process.stderr[-5000:]}')

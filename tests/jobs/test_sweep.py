@@ -19,7 +19,7 @@ from custom.analysis.log_curves import load_resumed_run_log
 from custom.errors import ConfigError, MissingFileError
 from custom.jobs.steps import failure_line, parse_cfg_options
 from custom.jobs.sweep import grid_points, map_on_devices, option_text, plan_runs, run_sweep
-from tests.helpers.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, wait_for
+from tests.helpers.tool_runs import DEMO_CONFIG, REPO, TOOL_TIMEOUT, run_tool, tiny_options, wait_for
 
 
 def test_grid_points_are_every_combination_and_each_value_reads_back_the_same_from_cfg_options(tmp_path):
@@ -155,8 +155,7 @@ def test_killed_sweep_resumes_its_stopped_run_and_keeps_finished_and_failed_runs
         first = subprocess.Popen([sys.executable, 'tools/sweep.py', *args], cwd=REPO, env=env, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_for(lambda: (trained / 'epoch_1.pth').is_file(), timeout=400, what='the epoch 1 checkpoint',
-                 process=first)
+        wait_for(lambda: (trained / 'epoch_1.pth').is_file(), TOOL_TIMEOUT, 'the epoch 1 checkpoint', first)
     finally:  # the sweep and its training process
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=30)
