@@ -1,4 +1,5 @@
-"""Distributed training on machines without CUDA (CPU processes talking over gloo).
+"""Distributed runs on machines without CUDA (CPU processes talking over gloo), and the process group of a
+job that only shards work (pre-annotation).
 
 mmengine 0.10.7 assumes a GPU per process in two places: its pytorch launcher calls
 torch.cuda.set_device(LOCAL_RANK) before joining the process group, and the runner wraps the model in
@@ -39,3 +40,13 @@ def join_cpu_process_group(cfg: Config) -> None:
     timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout')
     kwargs = {'timeout': datetime.timedelta(seconds=timeout)} if timeout else {}
     dist.init_process_group(backend='gloo', init_method='env://', **kwargs)
+
+
+def join_launched_group(timeout: datetime.timedelta = datetime.timedelta(hours=12)) -> tuple[int, int]:
+    """(rank, world size) of a process that torchrun started (RANK, WORLD_SIZE, MASTER_ADDR/PORT), after
+    joining its process group over gloo, on GPU machines too: a job whose processes only wait for each other
+    (``dist.barrier``) needs no GPU collective. ``timeout`` bounds a wait at a barrier (the slowest rank's
+    extra work)."""
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://', timeout=timeout)
+    return dist.get_rank(), dist.get_world_size()
