@@ -23,6 +23,7 @@ all are done (the cache folder must be one they all reach: a shared file system 
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from custom.data_engine.selection import DEFAULT_RULE, SELECTION_RULES, rank_by_
 from custom.datasets.annotation_json import cached_json
 from custom.datasets.builder import build_dataset
 from custom.datasets.drafts import DraftImage, write_drafts
+from custom.datasets.via import DRAFT_CLASS_ATTRIBUTE, DRAFT_GROUP_ATTRIBUTE
 from custom.errors import ConfigError, DataError, MissingFileError, shortened
 from custom.evaluation.matching import DEFAULT_SCORE_THR
 from custom.structures.detections import Detections
@@ -48,7 +50,6 @@ PART_GLOB = 'part-*.jsonl'
 # VOC and KITTI (their datasets' default data_prefix).
 FOLDER_SOURCES = (('LabelmeDataset', '*.json'), ('PennFudanDataset', 'PNGImages'),
                   ('VOCXMLDataset', 'Annotations'), ('KittiDataset', 'label_2'))
-VIA_CLASS_ATTRIBUTE = 'class'  # TODO(formats merge): the region attribute the VIA writer names classes by
 
 
 def image_key(path: str | Path) -> str:
@@ -71,13 +72,16 @@ def annotation_source(path: Path) -> dict:
     if not path.is_file():
         raise MissingFileError(f'{path}: no such annotation file or folder')
     content = cached_json(path)
+    json_source = dict(data_root='', ann_file=str(path), data_prefix=dict(img=str(path.parent)))
     if isinstance(content, dict) and 'images' in content and 'annotations' in content:
-        return dict(type='CocoJsonDataset', data_root='', ann_file=str(path), require_masks=False)
+        return dict(json_source, type='CocoJsonDataset', require_masks=False)
     if isinstance(content, list):
-        return dict(type='LabelStudioDataset', data_root='', ann_file=str(path))
+        return dict(json_source, type='LabelStudioDataset')
     if isinstance(content, dict) and ('_via_img_metadata' in content or all(
             isinstance(record, dict) and 'filename' in record for record in content.values())):
-        return dict(type='VIADataset', data_root='', ann_file=str(path), class_attribute=VIA_CLASS_ATTRIBUTE)
+        # the region attributes drafts write; another VIA file's classes are not checked
+        return dict(json_source, type='VIADataset', class_attribute=DRAFT_CLASS_ATTRIBUTE,
+                    group_attribute=DRAFT_GROUP_ATTRIBUTE)
     raise DataError(path, 'not an annotation file the project reads (a COCO instances json, a Label Studio '
                           'export, a VIA project)')
 
@@ -241,14 +245,15 @@ class CachedDrafts(Sequence):
 @dataclass
 class PreAnnotation:
     """What a run did: the files written (rank 0), the images drafted in their order, how many images were
-    labelled already, predicted by this process, or unreadable (each named), and each candidate's need of
-    a human when selecting."""
+    labelled already, predicted by this process (and in how many seconds), or unreadable (each named), and
+    each candidate's need of a human when selecting."""
 
     written: list[Path] = field(default_factory=list)
     drafted: list[str] = field(default_factory=list)
     labelled: int = 0
     kept_drafts: int = 0
     predicted: int = 0
+    seconds: float = 0.0  # predicting, reading the images included
     unreadable: list[DataError] = field(default_factory=list)
     need: dict[str, float] = field(default_factory=dict)
 
@@ -284,7 +289,9 @@ def pre_annotate(detector: Detector, inputs: Sequence[str | Path], fmt: str, out
                           'labelled already)')
 
     cache = PredictionCache(cache_dir, group.rank)
+    start = time.monotonic()
     result.predicted = predict_into_cache(detector, todo, cache, group)
+    result.seconds = time.monotonic() - start
     if group.rank != 0:
         return result
 
@@ -315,6 +322,7 @@ def summary_lines(result: PreAnnotation, fmt: str, out: Path, select: int | None
                      'their images were not predicted again')
     chosen = f'the {len(result.drafted)} images most in need of a human (of {len(result.need)})' \
         if select is not None else f'{len(result.drafted)} images'
+    rate = f' ({result.predicted / result.seconds:.2f} images/s)' if result.predicted else ''
     lines.append(f'{fmt} drafts of {chosen} -> {out} ({len(result.written)} files); '
-                 f'{result.labelled} images labelled already, {result.predicted} predicted in this run')
+                 f'{result.labelled} images labelled already, {result.predicted} predicted in this run{rate}')
     return lines
