@@ -212,7 +212,7 @@ def corrections(drafts: dict[str, list[dict]], truth: dict[str, list[dict]]) -> 
     from custom.data_engine.changes import count_changes
 
     changes = count_changes(drafts, truth)
-    return {stem: counts.corrections for stem, counts in changes.per_image.items()}
+    return {stem: counts.corrections for stem, counts in changes.images.items()}
 
 
 @report_user_errors
