@@ -275,6 +275,8 @@ def write_via_drafts(drafts: list[DraftImage], objects: list[list[DraftObject]],
     metadata = {}
     for draft, found in zip(drafts, objects, strict=True):
         filename = relative_posix(draft.image, out.parent)
+        if not Path(draft.image).is_file():
+            raise DataError(draft.image, 'image file not found (a VIA project keys images by name and size)')
         size = Path(draft.image).stat().st_size
         regions, groups = [], 0
         for obj in found:

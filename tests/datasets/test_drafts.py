@@ -115,6 +115,41 @@ def test_via_box_drafts_are_rects(folder, drafts):
                                            class_attribute='class')))
 
 
+def test_label_studio_drafts_are_tasks_with_predictions_read_back_as_the_same_objects(folder, drafts):
+    out = folder / 'tasks.json'
+    written = write_drafts('labelstudio', drafts, CLASSES, out, model_version='maskrcnn-epoch12')
+    assert written == [out, folder / 'tasks.label_config.xml']
+    infos = loaded(dict(type='LabelStudioDataset', data_root=str(folder), ann_file=out.name,
+                        results='predictions'))
+    assert_same_objects(drafts, infos)
+    first = json.loads(out.read_text())[0]
+    assert first['data'] == {'image': f'/data/local-files/?d=images/{drafts[0].image.name}'}
+    (prediction,) = first['predictions']
+    assert prediction['model_version'] == 'maskrcnn-epoch12'
+    scores = [r['score'] for r in prediction['result'] if r['type'] == 'polygonlabels']
+    regions = [r for r in prediction['result'] if r['type'] == 'polygonlabels']
+    assert prediction['score'] == pytest.approx(float(np.mean(drafts[0].detections.scores)))
+    assert len(regions) == len(drafts[0].detections) + 1 and scores[0] == pytest.approx(0.95)
+    assert {(r['original_width'], r['original_height']) for r in regions} == {(drafts[0].width,
+                                                                                drafts[0].height)}
+    assert all(0 <= v <= 100 for r in regions for point in r['value']['points'] for v in point)
+    (relation,) = [r for r in prediction['result'] if r['type'] == 'relation']  # the two pieces
+    assert '<PolygonLabels name="label" toName="image">' in written[1].read_text()
+
+
+def test_label_studio_box_drafts_are_rectangles_under_the_given_url_prefix(folder, drafts):
+    boxes = box_drafts(drafts)
+    out = folder / 'tasks_boxes.json'
+    write_drafts('labelstudio', boxes, CLASSES, out, image_url_prefix='http://files.local/new images/')
+    tasks = json.loads(out.read_text())
+    assert tasks[0]['data']['image'] == f'http://files.local/new images/images/{drafts[0].image.name}'
+    assert {r['type'] for t in tasks for r in t['predictions'][0]['result']} == {'rectanglelabels'}
+    # an http URL names a file of the image folder
+    cfg = dict(type='LabelStudioDataset', data_root=str(folder), ann_file=out.name, results='predictions',
+               data_prefix=dict(img='images/'))
+    assert_same_objects(boxes, loaded(cfg))
+
+
 def test_an_existing_labelme_file_is_kept_and_the_others_written(tmp_path, drafts):
     corrected = tmp_path / f'{drafts[0].image.stem}.json'
     corrected.write_text('{"corrected": true}')
@@ -137,6 +172,19 @@ def test_labels_outside_the_classes_and_unknown_formats_are_refused(tmp_path, dr
     with pytest.raises(ConfigError, match='unknown draft format'):
         write_drafts('yolo', drafts, CLASSES, tmp_path / 'a.json')
     assert not list(tmp_path.iterdir())
+
+
+def test_images_sharing_a_labelme_name_and_a_missing_via_image_are_refused_by_name(tmp_path, drafts):
+    twin = tmp_path / 'other' / drafts[0].image.name
+    twin.parent.mkdir()
+    twin.write_bytes(drafts[0].image.read_bytes())
+    pair = [drafts[0], DraftImage(twin, drafts[0].width, drafts[0].height, drafts[0].detections)]
+    with pytest.raises(DataError, match=f'{twin}: {drafts[0].image} and this image would both be drafted as'):
+        write_drafts('labelme', pair, CLASSES, tmp_path / 'labelme')
+    missing = DraftImage(tmp_path / 'gone.png', 10, 10, box_drafts(drafts)[0].detections)
+    with pytest.raises(DataError, match='gone.png: image file not found'):
+        write_drafts('via', [missing], CLASSES, tmp_path / 'via.json')
+    assert not (tmp_path / 'labelme').exists() and not (tmp_path / 'via.json').exists()
 
 
 def test_a_detection_without_mask_pixels_is_left_out(tmp_path, drafts):
