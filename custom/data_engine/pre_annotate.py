@@ -34,9 +34,10 @@ from tqdm import tqdm
 
 from custom.apis.inference import IMAGE_SUFFIXES, Detector, detections, expand_inputs, read_image
 from custom.data_engine.selection import DEFAULT_RULE, SELECTION_RULES, rank_by_need
-from custom.datasets.annotation_json import cached_json
+from custom.datasets.annotation_json import cached_json, image_name
 from custom.datasets.builder import build_dataset
 from custom.datasets.drafts import DraftImage, write_drafts
+from custom.datasets.label_studio import DRAFT_TO_NAME, RESULT_SOURCES, image_candidates, label_studio_tasks
 from custom.datasets.via import DRAFT_CLASS_ATTRIBUTE, DRAFT_GROUP_ATTRIBUTE
 from custom.errors import ConfigError, DataError, MissingFileError, shortened
 from custom.evaluation.matching import DEFAULT_SCORE_THR
@@ -87,16 +88,22 @@ def annotation_source(path: Path) -> dict:
 
 
 def labelled_images(path: str | Path, classes: Sequence[str]) -> set[str]:
-    """The names (file names without folders and suffix) of the images an annotation file or folder holds.
-    DataError naming it when its objects are of classes the model does not predict (``classes``)."""
+    """The names (file names without folders and suffix) of the images an annotation file or folder holds;
+    every task of a Label Studio file counts, labelled or not yet: it is in the tool. DataError naming the
+    file when its objects are of classes the model does not predict (``classes``)."""
     path = Path(path)
     cfg = annotation_source(path)
-    found = build_dataset(cfg, lazy=True).default_classes()  # () where the format does not say
-    foreign = [name for name in found if name not in classes]
+    label_studio = cfg['type'] == 'LabelStudioDataset'
+    sides = [dict(cfg, results=results) for results in RESULT_SOURCES] if label_studio else [cfg]
+    found = {name for side in sides for name in build_dataset(side, lazy=True).default_classes()}
+    foreign = sorted(found - set(classes))  # the format may not say (Penn-Fudan, VOC, KITTI): nothing found
     if foreign:
         raise DataError(path, f'labelled with classes the model does not predict: {shortened(foreign)} (the '
                               f'model\'s classes: {", ".join(classes)}); pre-annotate with the model trained '
                               'for these classes')
+    if label_studio:
+        urls = [task['data'].get(DRAFT_TO_NAME) for task in label_studio_tasks(cached_json(path), path)]
+        return {image_name(image_candidates(url)[0]) for url in urls if isinstance(url, str) and url}
     dataset = build_dataset(cfg, lazy=True, metainfo=dict(classes=tuple(classes)))
     dataset.prepare()
     return {dataset.stem_of(key) for key in dataset.all_keys()}
