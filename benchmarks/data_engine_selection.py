@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--work-dir', type=Path, default=Path('work_dirs/data_engine_selection'))
+    parser.add_argument('--data-root', type=Path,
+                        help='where the demo data set is written, or read when it is there (default: '
+                             'WORK_DIR/data)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument('--initial-epochs', type=int, default=40,
                         help='epochs on the 20 labelled images (5 iterations each at batch 4)')
@@ -55,11 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def make_data(work_dir: Path) -> tuple[Path, dict[str, list[str]]]:
+def make_data(root: Path) -> tuple[Path, dict[str, list[str]]]:
     """The demo images and the names of each part (labelled, pool, val), dealt at random with seed 0."""
     from custom.data_tools.demo_data import generate_demo_dataset
 
-    root = work_dir / 'data'
     if not (root / 'readme.txt').is_file():
         generate_demo_dataset(root, n_images=sum(SPLITS.values()), size=SIZE, seed=0)
     stems = sorted(path.stem for path in (root / 'PNGImages').glob('*.png'))
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(argv)
     work = args.work_dir.resolve()
-    root, parts = make_data(work)
+    root, parts = make_data((args.data_root or work / 'data').resolve())
     splits = {name: write_split(work / 'splits' / f'{name}.txt', stems) for name, stems in parts.items()}
     write_split(root / 'splits' / 'val.txt', parts['val'])
     results: dict = {'machine': f'{platform.machine()}, {os.cpu_count()} CPUs', 'image_size': list(SIZE),
