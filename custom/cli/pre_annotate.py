@@ -25,6 +25,7 @@ from custom.datasets.drafts import DRAFT_FORMATS
 from custom.engine.distributed import join_launched_group
 from custom.errors import ConfigError, report_user_errors
 from custom.evaluation.matching import DEFAULT_SCORE_THR
+from custom.files import write_atomic
 
 CACHE_FOLDER = '.pre_annotate_cache'
 
@@ -86,8 +87,7 @@ def cache_folder(args: argparse.Namespace) -> Path:
     identity = model_identity(args)
     digest = hashlib.blake2b(json.dumps(identity, sort_keys=True).encode(), digest_size=6).hexdigest()
     folder = (args.cache or args.out.resolve().parent / CACHE_FOLDER) / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / 'model.json').write_text(json.dumps(identity, indent=1), encoding='utf-8')
+    write_atomic(folder / 'model.json', json.dumps(identity, indent=1).encode())
     return folder
 
 
