@@ -1,8 +1,9 @@
 """What the --select rule of tools/pre_annotate.py is worth, on the demo data: the images it picks against
 random ones, by the corrections their drafts need and by the model trained again with them.
 
-Runs in the project's .venv (no torchvision), from the repo root:
-    .venv/bin/python -m benchmarks.data_engine_selection --work-dir work_dirs/data_engine_selection
+Runs in the project's .venv (no torchvision), from the repo root (one thread per process: on a shared CPU
+the runs are much faster so):
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.data_engine_selection
 
 1. Demo data (custom/data_tools/demo_data.py, 160 x 128 px, seed 0): 20 labelled images, a pool of 100
    unlabelled ones, 40 validation images.
@@ -102,8 +103,8 @@ default_hooks = dict(checkpoint=dict(interval={epochs}), logger=dict(interval=10
 
 
 def train_and_test(config: Path, train_split: Path, work_dir: Path, seed: int) -> dict:
-    """Trains (unless work_dir has its checkpoint), tests on the val images; the metrics, the checkpoint,
-    and the run's wall time and mean load average."""
+    """Trains and tests on the val images (unless work_dir holds the run.json of an earlier run): the
+    checkpoint, the metrics, the run's wall time and the 1-minute load average (mean of start and end)."""
     from custom.jobs.steps import find_checkpoint, read_test_metrics, run_step
 
     done = work_dir / 'run.json'
@@ -125,7 +126,7 @@ def train_and_test(config: Path, train_split: Path, work_dir: Path, seed: int) -
 
 
 class LoadSampler:
-    """The 1-minute load average, read at the start and whenever asked; ``mean()`` of the readings."""
+    """The 1-minute load average, read at the start and at each ``mean()``, which averages the readings."""
 
     def __init__(self) -> None:
         self.readings = [os.getloadavg()[0]]
