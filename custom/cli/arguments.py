@@ -139,6 +139,16 @@ def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Det
     return OnnxDetector(files[0], args.threads), {'backend': 'onnxruntime', 'model': files[0]}
 
 
+def detector_and_inputs(args: argparse.Namespace) -> tuple['Detector', list[str], dict]:
+    """``args.paths`` as the files --backend takes (BACKEND_FILES) and then at least one input: the
+    detector, the inputs, and the header that says what runs."""
+    files = BACKEND_FILES[args.backend]
+    if len(args.paths) <= len(files):
+        raise ConfigError(f'--backend {args.backend} takes {" ".join(files)} and then at least one input')
+    detector, header = detector_from_args(args, args.paths[:len(files)])
+    return detector, args.paths[len(files):], header
+
+
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that tools/train.py and tools/test.py share (as in MMDetection, plus the data flags): --work-dir,
     --cfg-options, --data-root, --classes, --img-scale, --launcher."""

@@ -11,9 +11,9 @@ keeps what it did ('complete': false).
 import argparse
 import sys
 
-from custom.apis.inference import Detector, run_inference
-from custom.cli.arguments import BACKEND_FILES, add_backend_arguments, detector_from_args
-from custom.errors import ConfigError, report_user_errors
+from custom.apis.inference import run_inference
+from custom.cli.arguments import add_backend_arguments, detector_and_inputs
+from custom.errors import report_user_errors
 from custom.evaluation.matching import DEFAULT_SCORE_THR
 
 
@@ -33,21 +33,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build_detector(args: argparse.Namespace) -> tuple[Detector, list[str], dict]:
-    """The detector the backend names, the input paths, and the results.json header that says what ran."""
-    files = BACKEND_FILES[args.backend]
-    if len(args.paths) <= len(files):
-        raise ConfigError(f'--backend {args.backend} takes {" ".join(files)} and then at least one input')
-    detector, header = detector_from_args(args, args.paths[:len(files)])
-    return detector, args.paths[len(files):], header
-
-
 @report_user_errors
 def main(argv: list[str] | None = None) -> int:
     """Exit status 1 when an input could not be read (each is named in a warning and skipped; results.json
     holds the others), as cp does when it cannot copy some of the files."""
     args = parse_args(argv)
-    detector, inputs, header = build_detector(args)
+    detector, inputs, header = detector_and_inputs(args)
     results = run_inference(detector, inputs, args.out_dir, args.score_thr, header)
     found = sum(len(item['detections']) for item in results['items'])
     print(f'{len(results["items"])} images/frames, {found} detections; skipped (unreadable): '

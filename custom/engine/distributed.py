@@ -1,4 +1,5 @@
-"""Distributed training on machines without CUDA (CPU processes talking over gloo).
+"""Distributed runs on machines without CUDA (CPU processes talking over gloo), and the process group of a
+job that only shards work (pre-annotation).
 
 mmengine 0.10.7 assumes a GPU per process in two places: its pytorch launcher calls
 torch.cuda.set_device(LOCAL_RANK) before joining the process group, and the runner wraps the model in
@@ -50,3 +51,13 @@ def leave_process_group() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def join_launched_group(timeout: datetime.timedelta = datetime.timedelta(hours=12)) -> tuple[int, int]:
+    """(rank, world size) of a process that torchrun started (RANK, WORLD_SIZE, MASTER_ADDR/PORT), after
+    joining its process group over gloo, on GPU machines too: a job whose processes only wait for each other
+    (``dist.barrier``) needs no GPU collective. ``timeout`` bounds a wait at a barrier (the slowest rank's
+    extra work)."""
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo', init_method='env://', timeout=timeout)
+    return dist.get_rank(), dist.get_world_size()

@@ -1,4 +1,5 @@
-"""A stand-in for a trained detector, for tests of what runs around one (custom/apis/inference.py)."""
+"""Stand-ins for a trained detector, for tests of what runs around one (custom/apis/inference.py,
+custom/data_engine/pre_annotate.py)."""
 
 import os
 import signal
@@ -26,3 +27,46 @@ class BoxDetector:
         masks[0, height // 4:3 * height // 4, width // 4:3 * width // 4] = True
         box = np.array([[width / 4, height / 4, 3 * width / 4, 3 * height / 4]], np.float32)
         return Detections(box, np.array([0.9], np.float32), np.zeros(1, np.int64), masks)
+
+
+class StripeDetector:
+    """Detections read from the image, for tests that choose the scores: each 16 px wide column band whose
+    top-left pixel has a blue value b > 0 is one 'pedestrian' filling the band below row 4, score b / 255
+    (``stripe_image`` writes such images). ``interrupt_at=n`` raises KeyboardInterrupt (a Ctrl-C) when the
+    n-th image arrives."""
+
+    classes = ('pedestrian',)
+    BAND = 16
+
+    def __init__(self, interrupt_at: int | None = None) -> None:
+        self.interrupt_at = interrupt_at
+        self.seen: list[int] = []  # the id (green value of pixel (0, 0)) of each image run, in order
+
+    def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
+        if len(self.seen) + 1 == self.interrupt_at:
+            raise KeyboardInterrupt
+        self.seen.append(int(image[0, 0, 1]))
+        height, width = image.shape[:2]
+        starts = [x for x in range(0, width - self.BAND + 1, self.BAND) if image[0, x, 0] > 0]
+        scores = np.array([image[0, x, 0] / 255 for x in starts], np.float32)
+        masks = np.zeros((len(starts), height, width), bool)
+        for i, x in enumerate(starts):
+            masks[i, 4:, x:x + self.BAND] = True
+        boxes = np.array([[x, 4, x + self.BAND, height] for x in starts], np.float32).reshape(-1, 4)
+        keep = scores >= score_thr
+        return Detections(boxes[keep], scores[keep], np.zeros(int(keep.sum()), np.int64), masks[keep])
+
+
+def stripe_image(path, scores: list[float], image_id: int = 0, size: tuple[int, int] = (64, 48)):
+    """A PNG for StripeDetector: a detection of each score, one band each from the left; ``image_id`` is
+    written into pixel (0, 0)'s green value so the detector can tell which image it was given."""
+    import cv2
+
+    width, height = size
+    image = np.full((height, width, 3), 90, np.uint8)
+    image[0, :, 0] = 0
+    image[0, 0, 1] = image_id
+    for band, score in enumerate(scores):
+        image[0, band * StripeDetector.BAND, 0] = round(score * 255)
+    cv2.imwrite(str(path), image)
+    return path

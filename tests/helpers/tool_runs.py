@@ -33,9 +33,10 @@ def tiny_options(data_root: Path, max_epochs: int = 1) -> list[str]:
     return [f'{key}={value}' for key, value in tiny_overrides(data_root, max_epochs).items()]
 
 
-def run_tool(tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Runs `python tools/<tool> args...` from the repo root with 2 torch threads; returns the process."""
-    env = dict(os.environ, OMP_NUM_THREADS='2', PYTHONWARNINGS='ignore')
+def run_tool(tool: str, *args: str, check: bool = True, threads: int = 2) -> subprocess.CompletedProcess:
+    """Runs `python tools/<tool> args...` from the repo root with ``threads`` torch threads; returns the
+    process."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), PYTHONWARNINGS='ignore')
     process = subprocess.run([sys.executable, f'tools/{tool}', *args], cwd=REPO, env=env, text=True,
                              capture_output=True, timeout=TOOL_TIMEOUT)
     if check and process.returncode != 0:
