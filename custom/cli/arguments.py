@@ -16,8 +16,10 @@ if TYPE_CHECKING:  # the backends import torch and onnxruntime: only the tools t
     from custom.apis.inference import Detector
 
 SOURCE_TYPES = {'pennfudan': 'PennFudanDataset', 'voc': 'VOCXMLDataset', 'kitti': 'KittiDataset'}
-# The json sources: for coco and via `split` names the annotation json, for labelme a list of stems.
-SOURCE_TYPES.update(coco='CocoJsonDataset', labelme='LabelmeDataset', via='VIADataset')
+# The json sources: for coco, via and labelstudio `split` names the annotation json, for labelme a list of
+# stems.
+SOURCE_TYPES.update(coco='CocoJsonDataset', labelme='LabelmeDataset', via='VIADataset',
+                    labelstudio='LabelStudioDataset')
 
 
 def source_config(source: str, root: str | Path, split: str | Path | None = '',
@@ -25,8 +27,9 @@ def source_config(source: str, root: str | Path, split: str | Path | None = '',
                   data_prefix: dict | None = None, with_mask: bool = False,
                   options: dict | None = None) -> dict:
     """Dataset config for `source` over `root`; `split` is a list file relative to root (or any existing
-    path), ''/None for every image (coco, via: the annotation json); `with_mask` is VOC's (the other formats'
-    masks are fixed); `options` are further arguments of the dataset class (e.g. via's class_attribute)."""
+    path), ''/None for every image (coco, via, labelstudio: the annotation json); `with_mask` is VOC's (the
+    other formats' masks are fixed); `options` are further arguments of the dataset class (e.g. via's
+    class_attribute)."""
     if source not in SOURCE_TYPES:
         raise ConfigError(f'unknown source {source!r}; choose from {sorted(SOURCE_TYPES)}')
     if split and not (Path(root) / split).is_file() and Path(split).is_file():
@@ -65,7 +68,7 @@ def add_source_arguments(parser: argparse.ArgumentParser, required: bool = True)
     parser.add_argument('root', nargs=nargs, help='data set folder (data_root)')
     parser.add_argument('--split', default='',
                         help='split file relative to ROOT (or any path); default: every image. '
-                             'coco, via: the annotation json')
+                             'coco, via, labelstudio: the annotation json')
     parser.add_argument('--classes', nargs='+', help="class names (default: the format's own classes)")
     parser.add_argument('--class-map', nargs='+', action=KeyValueAction, default={}, metavar='SRC=DST',
                         help='rename source classes before matching --classes, e.g. person=pedestrian')
@@ -73,7 +76,8 @@ def add_source_arguments(parser: argparse.ArgumentParser, required: bool = True)
                         help='folders relative to ROOT, e.g. img=JPEGImages/ ann=Annotations/')
     parser.add_argument('--with-mask', action='store_true', help='voc: also read SegmentationObject/ masks')
     options_help = ("further arguments of the source's dataset class, e.g. via: class_attribute=name, "
-                    'labelme: ignore_label=__ignore__, coco: require_masks=False')
+                    'labelme: ignore_label=__ignore__, coco: require_masks=False, '
+                    'labelstudio: results=predictions')
     parser.add_argument('--dataset-options', nargs='+', action=KeyValueAction, default={},
                         metavar='KEY=VALUE', help=options_help)
 

@@ -28,8 +28,8 @@ def data_list_to_coco(
 ) -> dict:
     """COCO dict (info, images, annotations, categories) of a middle-format ``data_list``.
 
-    ``mask_format='polygon'`` writes outer contours (cv2.findContours; holes are lost, pixel-centre outlines
-    shrink masks by about half a pixel); masks too small to outline stay RLE. ``image_root`` makes each
+    ``mask_format='polygon'`` writes outer contours along the pixels' edges (``mask_to_polygons``: holes
+    are lost, the rest comes back pixel for pixel); an empty mask stays RLE. ``image_root`` makes each
     ``file_name`` relative to it (else the full ``img_path``).
     """
     if mask_format not in MASK_FORMATS:

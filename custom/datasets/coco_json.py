@@ -32,6 +32,12 @@ one error for the file when no annotation has one (Roboflow's export and other d
 Every instance ignored (CVAT's export, ``IGNORED_HINT``) is an error for the data set and a warning per
 image in the validator.
 
+Drafts (``write_coco_drafts``, custom/datasets/drafts.py) are one instances json as CVAT's "COCO 1.0" import
+and this reader take it: categories numbered from 1 in the model's class order, every image with its
+``width``/``height`` and ``file_name`` relative to the json's folder, polygons with ``iscrowd`` 0 (several
+for an object in pieces; a box model's annotations have an empty ``segmentation``: read those with
+``require_masks=False``), and the model's ``score`` on each annotation (``info.version`` names the model).
+
 ``CocoDataset`` configs: tools/validate_dataset.py applies these rules to mmdet's stock ``CocoDataset`` too
 (``from_mmdet_dataset``); use ``CocoJsonDataset`` to have them at every load.
 """
@@ -49,6 +55,7 @@ from mmdet.registry import DATASETS
 from custom.datasets.annotation_json import AnnotationJsonDataset, cached_json
 from custom.datasets.base import ParsedImage
 from custom.datasets.class_map import resolve_label
+from custom.datasets.drafts import DraftImage, DraftObject, relative_posix, write_new
 from custom.datasets.images import clip_box
 from custom.datasets.polygons import checked_polygon
 from custom.errors import DataError
@@ -257,3 +264,26 @@ def count_rle_masks(ann_file: str | Path) -> int:
         return 0
     annotations = content.get('annotations', []) if isinstance(content, dict) else []
     return sum(isinstance(ann, dict) and isinstance(ann.get('segmentation'), dict) for ann in annotations)
+
+
+def write_coco_drafts(drafts: list[DraftImage], objects: list[list[DraftObject]], classes: tuple[str, ...],
+                      out: Path, *, model_version: str = '') -> list[Path]:
+    """The drafts as one COCO instances json ``out`` (see the module docstring); refuses an existing file."""
+    images, annotations = [], []
+    for image_id, (draft, found) in enumerate(zip(drafts, objects, strict=True), start=1):
+        images.append(dict(id=image_id, file_name=relative_posix(draft.image, out.parent), width=draft.width,
+                           height=draft.height))
+        for obj in found:
+            x1, y1, x2, y2 = obj.box
+            if obj.polygons is None:
+                area = (x2 - x1) * (y2 - y1)
+            else:
+                rles = mask_utils.frPyObjects(obj.polygons, draft.height, draft.width)
+                area = float(mask_utils.area(mask_utils.merge(rles)))
+            annotations.append(dict(id=len(annotations) + 1, image_id=image_id, category_id=obj.label + 1,
+                                    segmentation=obj.polygons or [], area=area,
+                                    bbox=[x1, y1, x2 - x1, y2 - y1], iscrowd=0, score=obj.score))
+    categories = [dict(id=i, name=name, supercategory='') for i, name in enumerate(classes, start=1)]
+    info = dict(description='draft annotations from a model, to correct', version=model_version)
+    content = dict(licenses=[], info=info, categories=categories, images=images, annotations=annotations)
+    return [write_new(out, content)]

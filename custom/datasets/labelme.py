@@ -28,12 +28,19 @@ Conventions:
   of the shapes read in every file of the folder, sorted.
 * Polygons under 3 points or covering no pixel stop loading with the file and shape number, as a
   malformed file does.
+
+Drafts (``write_labelme_drafts``, custom/datasets/drafts.py) are written as labelme 5 saves a file: every
+key of the one above plus ``flags``, and per shape ``description``, ``flags`` and ``mask`` (null). The score
+goes into the shape's ``description`` (``score 0.873``), the free text labelme shows and keeps: ``flags``
+take booleans only, and labelme refuses a file whose flags hold a number. An object in several pieces is
+one polygon per piece sharing a ``group_id``; a box model's object is a ``rectangle`` of two corners.
 """
 
 import base64
 import binascii
 import hashlib
 import io
+import logging
 import os
 import tempfile
 from collections import Counter, defaultdict
@@ -41,18 +48,24 @@ from pathlib import Path
 from typing import Any
 
 from mmdet.registry import DATASETS
+from mmengine.logging import print_log
 from PIL import Image, UnidentifiedImageError
 
 from custom.datasets.annotation_folder import AnnotationFolderDataset
 from custom.datasets.annotation_json import read_json
 from custom.datasets.base import ParsedImage, any_class_ignore, check_image_file
 from custom.datasets.class_map import resolve_label
+from custom.datasets.drafts import DraftImage, DraftObject, json_bytes, relative_posix
 from custom.datasets.images import read_image_size
 from custom.datasets.polygons import checked_polygon, ellipse_polygon, polygons_box, rectangle_polygon
 from custom.errors import DataError
+from custom.files import write_atomic
 
 SHAPE_TYPES = ('polygon', 'rectangle', 'circle')
 IGNORE_LABEL = '__ignore__'
+# The labelme release whose file layout drafts follow (shape keys description since 5.2, mask since 5.3);
+# labelme 5 and 6 open it.
+LABELME_VERSION = '5.5.0'
 
 
 def shape_kind(shape: dict) -> str:
@@ -200,3 +213,48 @@ class LabelmeDataset(AnnotationFolderDataset):
             return embedded_image(content['imageData'], self.embedded_image_dir, json_path)
         raise DataError(json_path, f'image {image_path!r} not found beside the file, no image named '
                                    f'{json_path.stem}.* in {self.data_prefix["img"]}, and no imageData')
+
+
+def draft_shapes(obj: DraftObject, classes: tuple[str, ...], group_id: int | None) -> list[dict]:
+    """The labelme shapes of one draft object: a polygon per piece (sharing ``group_id`` when there are
+    several), or a rectangle."""
+    base = dict(label=classes[obj.label], group_id=group_id, description=f'score {obj.score:.3f}', flags={},
+                mask=None)
+    if obj.polygons is None:
+        x1, y1, x2, y2 = obj.box
+        return [dict(base, points=[[x1, y1], [x2, y2]], shape_type='rectangle')]
+    return [dict(base, points=[[x, y] for x, y in zip(polygon[0::2], polygon[1::2], strict=True)],
+                 shape_type='polygon') for polygon in obj.polygons]
+
+
+def write_labelme_drafts(drafts: list[DraftImage], objects: list[list[DraftObject]], classes: tuple[str, ...],
+                         out: Path) -> list[Path]:
+    """One labelme json per image in the folder ``out`` (``<image stem>.json``, ``imagePath`` relative to it,
+    no ``imageData``); an existing json is kept and counted in a warning. DataError before anything is
+    written when two images would share a json."""
+    targets: dict[Path, Path] = {}
+    for draft in drafts:
+        target = out / f'{Path(draft.image).stem}.json'
+        if target in targets:
+            raise DataError(draft.image, f'{targets[target]} and this image would both be drafted as '
+                                         f'{target} (labelme names the json after the image): rename one')
+        targets[target] = Path(draft.image)
+    written, kept = [], []
+    for draft, found, target in zip(drafts, objects, targets, strict=True):
+        if target.exists():
+            kept.append(target)
+            continue
+        shapes, groups = [], 0
+        for obj in found:
+            several = obj.polygons is not None and len(obj.polygons) > 1
+            groups += several
+            shapes += draft_shapes(obj, classes, groups if several else None)
+        content = dict(version=LABELME_VERSION, flags={}, shapes=shapes,
+                       imagePath=relative_posix(draft.image, out), imageData=None, imageHeight=draft.height,
+                       imageWidth=draft.width)
+        write_atomic(target, json_bytes(content))
+        written.append(target)
+    if kept:
+        print_log(f'drafts: kept {len(kept)} existing labelme files (they may hold corrections), e.g. '
+                  f'{kept[0]}', logger='current', level=logging.WARNING)
+    return written

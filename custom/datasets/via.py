@@ -23,8 +23,20 @@ Conventions:
 * Without classes in the config (the data tools without ``--classes``) the classes are the values of
   ``class_attribute`` in the regions read, sorted. Without ``class_attribute`` the file names no class (the
   balloon data set's regions have no attributes), so the config must name its one class: none is made up.
+* An object in several pieces: with ``group_attribute``, regions of one image with the same class and the
+  same value of that region attribute are one object (several polygons, one mask), as labelme's
+  ``group_id`` makes them; regions without a value are objects of their own. VIA itself has no grouping.
 * Width and height come from the image (VIA stores none); ``size`` is the file's byte count, and a file of
   another size is reported as a warning (a re-saved or resized image whose regions may no longer fit).
+
+Drafts (``write_via_drafts``, custom/datasets/drafts.py) are a VIA 2 project as its Project > Save writes one
+(``_via_settings``, ``_via_img_metadata`` keyed by file name + byte size with ``regions`` as a list,
+``_via_attributes``, ``_via_data_format_version``, ``_via_image_id_list``), opened with Project > Load. The
+regions carry the region attributes ``class`` (a dropdown of the model's classes), ``score`` and, for the
+pieces of one object, ``group`` (text); read them back with ``class_attribute='class'`` and
+``group_attribute='group'``. ``filename`` is the image's path relative to the project file, and
+``default_filepath`` that folder, so VIA finds the images by path (or by name through Project > Add local
+files).
 """
 
 from collections import Counter, defaultdict
@@ -36,6 +48,7 @@ from mmdet.registry import DATASETS
 from custom.datasets.annotation_json import AnnotationJsonDataset, cached_json
 from custom.datasets.base import ParsedImage
 from custom.datasets.class_map import resolve_label
+from custom.datasets.drafts import DraftImage, DraftObject, relative_posix, write_new
 from custom.datasets.polygons import checked_polygon, ellipse_polygon, polygons_box, rectangle_polygon
 from custom.errors import ConfigError, DataError
 
@@ -45,6 +58,10 @@ SHAPE_FIELDS = {
     'circle': ('cx', 'cy', 'r'),
     'ellipse': ('cx', 'cy', 'rx', 'ry'),
 }
+# The region attributes drafts write: read them back with class_attribute=DRAFT_CLASS_ATTRIBUTE and
+# group_attribute=DRAFT_GROUP_ATTRIBUTE.
+DRAFT_CLASS_ATTRIBUTE, DRAFT_GROUP_ATTRIBUTE, DRAFT_SCORE_ATTRIBUTE = 'class', 'group', 'score'
+VIA_FORMAT_VERSION = '2.0.10'  # what VIA 2.0.10+ writes as _via_data_format_version
 
 
 def via_records(content: Any, path: str | Path) -> dict[str, dict]:
@@ -112,6 +129,8 @@ class VIADataset(AnnotationJsonDataset):
     Args:
         class_attribute: the region attribute that holds the class name; None: every region is the one
             class of ``metainfo['classes']``.
+        group_attribute: the region attribute whose value the pieces of one object share; None: every
+            region is an object.
         split_file: see custom/datasets/annotation_json.py. class_map, check_images, data_prefix: see
             ``ProjectDataset``.
     """
@@ -119,8 +138,10 @@ class VIADataset(AnnotationJsonDataset):
     DEFAULT_PREFIX = dict(img='')
     MASK_TYPE = 'polygon'
 
-    def __init__(self, *args, class_attribute: str | None = None, **kwargs) -> None:
+    def __init__(self, *args, class_attribute: str | None = None, group_attribute: str | None = None,
+                 **kwargs) -> None:
         self.class_attribute = class_attribute
+        self.group_attribute = group_attribute
         super().__init__(*args, **kwargs)
 
     def default_classes(self) -> tuple[str, ...]:
@@ -158,7 +179,7 @@ class VIADataset(AnnotationJsonDataset):
         if isinstance(size, int) and size > 0 and size != (on_disk := img_path.stat().st_size):
             warnings.append(DataError(img_path, f'{on_disk} bytes, but {self.ann_file} says {size}: a '
                                                 're-saved or resized image? its regions may not fit'))
-        instances, unmatched, skipped = [], Counter(), defaultdict(list)
+        objects, unmatched, skipped = {}, Counter(), defaultdict(list)
         for number, region in record_regions(record):
             region_where = f'{where}, region {number}'
             shape = region.get('shape_attributes') if isinstance(region, dict) else None
@@ -174,8 +195,10 @@ class VIADataset(AnnotationJsonDataset):
                 continue
             polygon = checked_polygon(region_polygon(shape, self.ann_file, region_where), width, height,
                                       self.ann_file, f'{region_where} ({shape["name"]})')
-            box = polygons_box([polygon], width, height)
-            instances.append(dict(bbox=box, bbox_label=label, ignore_flag=0, mask=[polygon]))
+            group = self._group(region.get('region_attributes'))
+            objects.setdefault((label, group) if group else (label, None, number), []).append(polygon)
+        instances = [dict(bbox=polygons_box(polygons, width, height), bbox_label=key[0], ignore_flag=0,
+                          mask=polygons) for key, polygons in objects.items()]
         if skipped:
             listed = ', '.join(f'{kind} x{len(numbers)} (regions {", ".join(map(str, numbers))})'
                                for kind, numbers in skipped.items())
@@ -186,6 +209,13 @@ class VIADataset(AnnotationJsonDataset):
                     instances=instances)
         return ParsedImage(info, unmatched=unmatched, warnings=warnings)
 
+    def _group(self, attributes: Any) -> str | None:
+        """The value of ``group_attribute`` the region's pieces share; None: the region is an object."""
+        if not self.group_attribute or not isinstance(attributes, dict):
+            return None
+        value = attributes.get(self.group_attribute)
+        return str(value).strip() or None if value is not None else None
+
     def _class_name(self, attributes: Any, where: str) -> str:
         """The region's class: the one class, or the value of ``class_attribute``."""
         if self.class_attribute is None:
@@ -195,3 +225,67 @@ class VIADataset(AnnotationJsonDataset):
             raise DataError(self.ann_file, f'{where}: region attribute {self.class_attribute!r} names no '
                                            f'class (region_attributes {attributes!r:.80})')
         return name
+
+
+def draft_regions(obj: DraftObject, classes: tuple[str, ...], group: int | None) -> list[dict]:
+    """The VIA regions of one draft object: a polygon per piece (sharing ``group`` when there are several),
+    or a rect."""
+    attributes = {DRAFT_CLASS_ATTRIBUTE: classes[obj.label], DRAFT_SCORE_ATTRIBUTE: f'{obj.score:.3f}'}
+    if group is not None:
+        attributes[DRAFT_GROUP_ATTRIBUTE] = str(group)
+    if obj.polygons is None:
+        x1, y1, x2, y2 = (round(v, 3) for v in obj.box)
+        shape = dict(name='rect', x=x1, y=y1, width=round(x2 - x1, 3), height=round(y2 - y1, 3))
+        return [dict(shape_attributes=shape, region_attributes=attributes)]
+    return [dict(shape_attributes=dict(name='polygon', all_points_x=polygon[0::2],
+                                       all_points_y=polygon[1::2]), region_attributes=attributes)
+            for polygon in obj.polygons]
+
+
+def draft_attributes(classes: tuple[str, ...]) -> dict:
+    """``_via_attributes`` declaring the region attributes drafts write, as VIA's attribute editor saves
+    them."""
+    return dict(region={
+        DRAFT_CLASS_ATTRIBUTE: dict(type='dropdown', description='the object class',
+                                    options={name: name for name in classes}, default_options={}),
+        DRAFT_SCORE_ATTRIBUTE: dict(type='text', description="the model's score", default_value=''),
+        DRAFT_GROUP_ATTRIBUTE: dict(type='text', description='the pieces of one object share a number',
+                                    default_value=''),
+    }, file={})
+
+
+def via_settings(project_name: str, default_filepath: str) -> dict:
+    """VIA 2's default ``_via_settings`` (as via.js initialises them) with the project's name and image
+    folder; regions are labelled and coloured by their class."""
+    return dict(
+        ui=dict(annotation_editor_height=25, annotation_editor_fontsize=0.8, leftsidebar_width=18,
+                image_grid=dict(img_height=80, rshape_fill='none', rshape_fill_opacity=0.3,
+                                rshape_stroke='yellow', rshape_stroke_width=2, show_region_shape=True,
+                                show_image_policy='all'),
+                image=dict(region_label=DRAFT_CLASS_ATTRIBUTE, region_color=DRAFT_CLASS_ATTRIBUTE,
+                           region_label_font='10px Sans',
+                           on_image_annotation_editor_placement='NEAR_REGION')),
+        core=dict(buffer_size=18, filepath={}, default_filepath=default_filepath),
+        project=dict(name=project_name))
+
+
+def write_via_drafts(drafts: list[DraftImage], objects: list[list[DraftObject]], classes: tuple[str, ...],
+                     out: Path) -> list[Path]:
+    """The drafts as one VIA 2 project ``out`` (see the module docstring); refuses an existing file."""
+    metadata = {}
+    for draft, found in zip(drafts, objects, strict=True):
+        filename = relative_posix(draft.image, out.parent)
+        size = Path(draft.image).stat().st_size
+        regions, groups = [], 0
+        for obj in found:
+            several = obj.polygons is not None and len(obj.polygons) > 1
+            groups += several
+            regions += draft_regions(obj, classes, groups if several else None)
+        key = f'{filename}{size}'
+        if key in metadata:
+            raise DataError(draft.image, f'listed twice (VIA keys images by file name and size: {key})')
+        metadata[key] = dict(filename=filename, size=size, regions=regions, file_attributes={})
+    content = {'_via_settings': via_settings(out.stem, f'{out.parent.resolve().as_posix()}/'),
+               '_via_img_metadata': metadata, '_via_attributes': draft_attributes(classes),
+               '_via_data_format_version': VIA_FORMAT_VERSION, '_via_image_id_list': list(metadata)}
+    return [write_new(out, content)]

@@ -11,11 +11,9 @@ leaves a truncated file. The local storage backend is replaced by one that write
 file in the same folder and renames it into place, which is atomic on POSIX file systems.
 """
 
-import glob
 import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from custom.errors import CheckpointMismatchError, MissingFileError, UnsafeCheckpointError, shortened
+from custom.files import write_atomic
 
 # Everything an mmengine 0.10 / mmdet 3.x checkpoint (and OpenMMLab's model-zoo files) pickles
 # beyond tensors and builtins: the message hub's HistoryBuffer and the numpy values inside it.
@@ -149,50 +148,6 @@ class AtomicLocalBackend(LocalBackend):
 
     def put(self, obj: bytes, filepath: str | Path) -> None:
         write_atomic(Path(filepath), obj)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes to a temporary file beside `path`, flushes it to disk, then renames it over `path`.
-
-    The temporary file is named ``.<name>.<pid>.<random>.tmp``. A process killed with SIGKILL while writing
-    cannot remove its own; the next write of the same path removes those of writers no longer running.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp')
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Removes ``.<name>.<pid>.*.tmp`` beside `path` left by writers that are no longer running."""
-    removed = []
-    for tmp in path.parent.glob(f'.{glob.escape(path.name)}.*.tmp'):
-        pid = tmp.name[len(path.name) + 2:].split('.', 1)[0]
-        if pid.isdigit() and not _process_exists(int(pid)):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 register_backend('local', AtomicLocalBackend, force=True, prefixes='')

@@ -19,10 +19,20 @@ def mask_to_rle(mask: np.ndarray) -> dict:
 
 
 def mask_to_polygons(mask: np.ndarray) -> list[list[float]]:
-    """Outer contours of a binary mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (3+ points each; holes are
-    lost, pixel-centre outlines shrink a mask by about half a pixel)."""
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    return [contour.reshape(-1).astype(float).tolist() for contour in contours if len(contour) >= 3]
+    """Outer contours of a binary mask as COCO polygons ``[x1, y1, x2, y2, ...]`` (3+ points each), one per
+    piece; holes are lost. The outlines run along the pixels' edges, so pycocotools rasterises a polygon back
+    to exactly the pixels it outlines (OpenCV's contours run through the edge pixels' centres, half a pixel
+    inside): the contours of the mask doubled in size pass through sub-pixels whose index halved and rounded
+    up is the edge's coordinate (a left edge's sub-pixel index is even, a right edge's odd)."""
+    doubled = np.kron(mask.astype(np.uint8), np.ones((2, 2), np.uint8))
+    contours, _ = cv2.findContours(doubled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    polygons = []
+    for contour in contours:
+        points = -(-contour.reshape(-1, 2) // 2)  # ceil(index / 2)
+        points = points[np.any(points != np.roll(points, 1, axis=0), axis=1)]  # repeated corners
+        if len(points) >= 3:
+            polygons.append(points.reshape(-1).astype(float).tolist())
+    return polygons
 
 
 def mask_extent_box(mask: np.ndarray) -> list[float] | None:

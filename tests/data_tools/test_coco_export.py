@@ -58,7 +58,7 @@ def one_image(height: int, width: int, instances: list[dict]) -> list[dict]:
     return [dict(img_path='a.png', img_id='a', height=height, width=width, instances=instances)]
 
 
-def test_polygon_export_approximates_masks_and_keeps_tiny_ones_as_rle(tmp_path):
+def test_polygon_export_restores_masks_pixel_for_pixel_down_to_one_pixel(tmp_path):
     blob, dot = blob_mask(), np.zeros((48, 64), dtype=np.uint8)
     dot[3, 60] = 1
     data_list = one_image(48, 64, [
@@ -68,10 +68,8 @@ def test_polygon_export_approximates_masks_and_keeps_tiny_ones_as_rle(tmp_path):
     coco = load_coco(data_list_to_coco(data_list, ('pedestrian',), mask_format='polygon'), tmp_path)
     polygon_ann, dot_ann = coco.loadAnns([1, 2])
     assert isinstance(polygon_ann['segmentation'], list)
-    restored = coco.annToMask(polygon_ann).astype(bool)
-    iou = (restored & blob.astype(bool)).sum() / (restored | blob.astype(bool)).sum()
-    assert iou > 0.9
-    assert isinstance(dot_ann['segmentation'], dict)
+    assert np.array_equal(coco.annToMask(polygon_ann), blob)
+    assert dot_ann['segmentation'] == [[60.0, 3.0, 60.0, 4.0, 61.0, 4.0, 61.0, 3.0]]
     assert np.array_equal(coco.annToMask(dot_ann), dot)
 
 

@@ -1,5 +1,6 @@
-"""The json sources (COCO, labelme, VIA) through the data tools and training: the round trip through
-tools/convert_to_coco.py and pycocotools, splits and k-fold, and a CPU training run of each new config."""
+"""The json sources (COCO, labelme, VIA, Label Studio) through the data tools and training: the round trip
+through tools/convert_to_coco.py and pycocotools, splits and k-fold, and a CPU training run of each new
+config."""
 
 import argparse
 import json
@@ -26,6 +27,7 @@ from tests.helpers.json_source_writers import (
     write_coco,
     write_labelme,
 )
+from tests.helpers.label_studio import make_label_studio_export
 
 pytestmark = pytest.mark.usefixtures('mmdet_scope')
 
@@ -203,3 +205,24 @@ def test_each_new_config_trains_an_iteration_and_validates_on_the_cpu(config, tm
     assert np.isfinite(runner.message_hub.get_scalar(loss).current())
     assert ('val/coco/segm_mAP' in runner.message_hub.log_scalars) == with_masks
     assert 'val/coco/bbox_mAP' in runner.message_hub.log_scalars
+
+
+def test_the_label_studio_config_feeds_polygons_rectangles_and_a_brush_mask_through_the_training_pipeline(
+        tmp_path):
+    # The model is labelme_maskrcnn's (trained above); what differs is the data: an export with a brush (RLE)
+    # mask beside polygons, split by name, through LoadAnnotations and the augmentations.
+    make_label_studio_export(tmp_path)
+    (tmp_path / 'splits').mkdir()
+    (tmp_path / 'splits' / 'train.txt').write_text('a\nb\n')
+    (tmp_path / 'splits' / 'val.txt').write_text('a\n')
+    cfg = load_config(REPO / 'configs' / 'labelstudio_maskrcnn.py', work_dir='unused')
+    cfg.train_dataloader.dataset.data_root = cfg.val_dataloader.dataset.data_root = f'{tmp_path}/'
+    cfg.train_dataloader.dataset.metainfo = dict(classes=('person', 'car'))
+    train = build_dataset(cfg.train_dataloader.dataset)
+    assert len(train) == 2
+    for index in range(2):
+        sample = train[index]['data_samples']
+        masks = sample.gt_instances.masks
+        assert len(masks) == 2 and masks.to_ndarray().reshape(2, -1).any(axis=1).all()
+    val = build_dataset(cfg.val_dataloader.dataset, test_mode=True)
+    assert [val.get_data_info(0)['img_path']] == [str(tmp_path / 'images' / 'a.jpg')]

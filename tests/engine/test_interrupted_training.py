@@ -11,7 +11,8 @@ import time
 import pytest
 import torch
 
-from custom.engine.checkpoints import load_checkpoint_file, remove_stale_temporaries, write_atomic
+from custom.engine.checkpoints import load_checkpoint_file, write_atomic
+from custom.files import remove_stale_temporaries
 from tests.helpers.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, wait_for
 
 ITERS_PER_EPOCH = 4  # 4 training images at batch size 1

@@ -18,10 +18,12 @@ from tests.helpers.source_writers import make_kitti, make_voc_with_masks
 
 CONFIGS = sorted(path.name for path in (REPO / 'configs').glob('*.py'))
 # Configs whose training on tiny data another test already runs (so this file does not repeat it): the mixed
-# sources in tests/datasets/test_mixed_sources.py, the json sources in tests/datasets/test_json_sources.py,
+# sources in tests/datasets/test_mixed_sources.py, the json sources in tests/datasets/test_json_sources.py
+# (labelstudio_maskrcnn is labelme_maskrcnn's model: there its data goes through the training pipeline),
 # the CPU demo in the tool tests (tests/tools/test_tools.py and others).
 TRAINED_ELSEWHERE = {'mixed_pedestrian_maskrcnn.py', 'pennfudan_demo_cpu.py', 'coco_json_maskrcnn.py',
-                     'coco_json_fasterrcnn.py', 'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py'}
+                     'coco_json_fasterrcnn.py', 'labelme_maskrcnn.py', 'via_balloon_maskrcnn.py',
+                     'labelstudio_maskrcnn.py'}
 
 # The MMDetection config whose model and COCO checkpoint each fine-tuning config takes.
 MMDET_CONFIG = {
@@ -39,6 +41,7 @@ MMDET_CONFIG = {
     'coco_json_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'labelme_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'via_balloon_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+    'labelstudio_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'voc_maskrcnn.py': 'mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
     'kitti_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
     'coco_json_fasterrcnn.py': 'faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py',
