@@ -48,7 +48,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import pycocotools.mask as mask_utils
 
+from custom.datasets.drafts import DraftImage, write_drafts
 from custom.evaluation.matching import (
     DEFAULT_SCORE_THR,
     ImageRecord,
@@ -57,6 +59,8 @@ from custom.evaluation.matching import (
     mask_iou,
     match_image,
 )
+from custom.files import write_atomic
+from custom.structures.detections import Detections
 
 KINDS = ('missing', 'spurious', 'bad_location', 'wrong_class')
 PAIR_IOU = 0.1  # a prediction and a badly drawn annotation of the same object still overlap this much
@@ -291,10 +295,71 @@ def queue_json(errors: LabelErrors, rows: list[Suspect]) -> dict:
 
 def write_queue(errors: LabelErrors, out_dir: Path, min_score: float) -> dict[str, Path]:
     """label_errors.csv and label_errors.json (the rows scoring >= ``min_score``, and every image)."""
-    from custom.engine.checkpoints import write_atomic
-
     rows = errors.queue(min_score)
     paths = {'csv': out_dir / 'label_errors.csv', 'json': out_dir / 'label_errors.json'}
     write_atomic(paths['csv'], queue_csv(rows).encode('utf-8'))
     write_atomic(paths['json'], (json.dumps(queue_json(errors, rows), indent=1) + '\n').encode('utf-8'))
     return paths
+
+
+IGNORE_LABEL = '__ignore__'  # labelme's name for an ignore region, which its reader reads back as one
+
+
+def suggestion_label(row: Suspect) -> str:
+    """The label of a suggestion shape: '<kind>?<class>' (the class the model proposes, or the annotation's
+    for spurious and bad_location), which no class is named, so a project reader skips it (and counts it)."""
+    return f'{row.kind}?{row.suggestion or row.label}'
+
+
+def correction_drafts(errors: LabelErrors, rows: list[Suspect]) -> tuple[list[DraftImage], tuple[str, ...]]:
+    """The queue's images (in queue order) as drafts holding every annotation (its class; ignore regions
+    as IGNORE_LABEL; score 1) and, beside them, one suggestion per row of that image (its kind and class in
+    the label, the row's score as the score): the prediction's outline, or for spurious the annotation's.
+    Masks where masks were compared, boxes otherwise. Returns the drafts and the class names they use."""
+    with_masks = errors.settings.kind == 'segm'
+    names = list(errors.classes) + [IGNORE_LABEL]
+    for row in rows:
+        if suggestion_label(row) not in names:
+            names.append(suggestion_label(row))
+    by_image: dict[str, list[Suspect]] = {}
+    for row in rows:
+        by_image.setdefault(row.image, []).append(row)
+    drafts = []
+    for image, image_rows in by_image.items():
+        record = errors.records[image]
+        shapes = []  # (box, score, label, mask RLE or None)
+        for g in range(record.gt_labels.size):
+            label = IGNORE_LABEL if record.gt_ignore[g] else errors.classes[int(record.gt_labels[g])]
+            shapes.append((record.gt_bboxes[g], 1.0, label, record.gt_masks[g] if with_masks else None))
+        for row in image_rows:
+            if row.prediction is not None and row.kind != 'spurious':
+                rle = record.pred_masks[row.prediction] if with_masks else None
+                shapes.append((record.pred_bboxes[row.prediction], row.score, suggestion_label(row), rle))
+            else:
+                rle = record.gt_masks[row.object] if with_masks else None
+                shapes.append((record.gt_bboxes[row.object], row.score, suggestion_label(row), rle))
+        masks = np.asarray([mask_utils.decode(rle).astype(bool) for *_, rle in shapes]).reshape(
+            -1, record.height, record.width) if with_masks else None
+        detections = Detections(np.asarray([box for box, *_ in shapes], np.float32).reshape(-1, 4),
+                                np.asarray([score for _, score, _, _ in shapes], np.float32),
+                                np.asarray([names.index(label) for _, _, label, _ in shapes], np.int64),
+                                masks)
+        drafts.append(DraftImage(Path(record.img_path), record.width, record.height, detections))
+    return drafts, tuple(names)
+
+
+DRAFT_TARGETS = {'labelme': 'labelme', 'coco': 'coco/label_review.json',
+                 'labelstudio': 'labelstudio/label_review.json', 'via': 'via/label_review.json'}
+
+
+def write_correction_drafts(errors: LabelErrors, rows: list[Suspect], formats: list[str],
+                            out_dir: Path) -> list[Path]:
+    """The queue for correction in each labelling tool's format, under ``out_dir/drafts/`` (through the
+    data engine's writers, custom/datasets/drafts.py, which never overwrite a file a human may have
+    corrected)."""
+    drafts, names = correction_drafts(errors, rows)
+    written = []
+    for fmt in formats:
+        written += write_drafts(fmt, drafts, names, out_dir / 'drafts' / DRAFT_TARGETS[fmt],
+                                model_version='label review')
+    return written

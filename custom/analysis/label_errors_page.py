@@ -16,7 +16,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from custom.analysis.label_errors import KINDS, LabelErrors, Suspect
-from custom.engine.checkpoints import write_atomic
+from custom.files import write_atomic
 
 TEMPLATE = Path(__file__).with_name('label_errors_page.html')
 SCRIPT = Path(__file__).with_name('label_errors_page.js')

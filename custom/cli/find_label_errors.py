@@ -15,10 +15,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from custom.analysis.label_errors import KINDS, Settings, find_label_errors, write_queue
+from custom.analysis.label_errors import (
+    KINDS,
+    Settings,
+    find_label_errors,
+    write_correction_drafts,
+    write_queue,
+)
 from custom.analysis.label_errors_page import write_review_page
 from custom.analysis.predictions import has_masks, kfold_prediction_files, load_kfold_records
 from custom.cli.arguments import add_prediction_arguments, records_from_args
+from custom.datasets.drafts import DRAFT_FORMATS
 from custom.errors import report_user_errors
 from custom.evaluation.records import class_names
 
@@ -35,6 +42,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--min-score', type=float, default=DEFAULT_MIN_SCORE,
                         help=f'rows scoring below this stay out of the queue (default {DEFAULT_MIN_SCORE}); '
                              'every image keeps its quality in the JSON')
+    parser.add_argument('--drafts', nargs='+', default=[], choices=DRAFT_FORMATS, metavar='FORMAT',
+                        help='also write the queue\'s images for correction in a labelling tool '
+                             f'({", ".join(DRAFT_FORMATS)}) under <out-dir>/drafts/: every annotation, and '
+                             'beside it each suggestion as a shape labelled <kind>?<class>')
     return parser.parse_args(argv)
 
 
@@ -69,11 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     paths = write_queue(errors, out_dir, args.min_score)
     rows = errors.queue(args.min_score)
     page = write_review_page(errors, rows, out_dir)
+    drafts = write_correction_drafts(errors, rows, args.drafts, out_dir) if args.drafts else []
     counts = ', '.join(f'{sum(row.kind == k for row in rows)} {k}' for k in KINDS)
     print(f'{source}.')
     print(f'{len(records)} images, {len(errors.suspects)} objects scored ({kind} IoU); {len(rows)} suspects '
           f'scoring >= {args.min_score:g}: {counts}')
-    for path in (*paths.values(), page):
+    for path in (*paths.values(), page, *drafts):
         print(path)
     return 0
 

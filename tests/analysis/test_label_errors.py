@@ -1,6 +1,6 @@
 """The label-error finder (custom/analysis/label_errors.py, tools/find_label_errors.py): each kind of mistake
 found on a hand-made case with fixed predictions, ignore regions never flagged, the image quality, the
-written queue, and the out-of-fold predictions of a k-fold work dir."""
+written queue, its drafts for correction, and the out-of-fold predictions of a k-fold work dir."""
 
 import csv
 import json
@@ -16,8 +16,10 @@ import torch
 from custom.analysis.label_errors import CSV_COLUMNS, Settings, find_label_errors
 from custom.analysis.predictions import dataset_ground_truth, load_records
 from custom.cli.find_label_errors import main
+from custom.datasets.labelme import LabelmeDataset
 from custom.errors import DataError
-from tests.helpers.label_error_cases import CLASSES, write_cases
+from tests.helpers.datasets import dataset_in_test_mode
+from tests.helpers.label_error_cases import CASES, CLASSES, write_cases
 
 
 @pytest.fixture(scope='module')
@@ -125,6 +127,34 @@ def test_tool_writes_the_ranked_queue_as_csv_and_json_and_the_review_page(case, 
     crops = sorted((out / 'crops').glob('*.png'))
     assert len(crops) == 5 and all(cv2.imread(str(crop)) is not None for crop in crops)
     assert (out / 'review.html').is_file()
+
+
+def test_the_queue_for_correction_keeps_every_annotation_and_adds_each_suggestion_beside_it(case, tmp_path,
+                                                                                            capsys):
+    out = tmp_path / 'review'
+    assert main([str(case), '--out-dir', str(out), '--classes', *CLASSES, '--drafts', 'labelme', 'coco']) == 0
+    labelme = out / 'drafts' / 'labelme'
+    # one labelme file per image of the queue: its annotations (ignore regions as __ignore__) and one shape
+    # per suspect labelled <kind>?<class>
+    assert sorted(path.stem for path in labelme.glob('*.json')) == sorted(
+        ['spurious', 'missing', 'bad_location', 'wrong_class', 'mask_outline'])
+    shapes = {path.stem: [shape['label'] for shape in json.loads(path.read_text())['shapes']]
+              for path in labelme.glob('*.json')}
+    assert shapes['wrong_class'] == ['cat', 'wrong_class?dog'] and shapes['missing'] == ['cat', 'missing?dog']
+    assert shapes['spurious'] == ['cat', 'cat', 'spurious?cat'] and shapes['bad_location'] == [
+        'dog', 'bad_location?dog']
+    # read back by the project's labelme reader: the suggestions are skipped (no class has their name), the
+    # annotations come back as they were
+    dataset = dataset_in_test_mode(LabelmeDataset, labelme, CLASSES)
+    for index in range(len(dataset)):
+        info = dataset.get_data_info(index)
+        truth = CASES[Path(info['img_path']).stem][0]
+        assert [instance['bbox_label'] for instance in info['instances']] == [label for _, label, _ in truth]
+    coco = json.loads((out / 'drafts' / 'coco' / 'label_review.json').read_text())
+    assert [category['name'] for category in coco['categories']][:3] == ['cat', 'dog', '__ignore__']
+    # run again: the labelme files (maybe corrected by now) are kept, the COCO file is not overwritten
+    assert main([str(case), '--out-dir', str(out), '--classes', *CLASSES, '--drafts', 'coco']) == 1
+    assert 'exists already and may hold corrections' in capsys.readouterr().err
 
 
 def write_kfold_dir(root: Path, work_dir: Path, drop: tuple[str, int]) -> None:
