@@ -11,7 +11,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from custom.analysis.label_errors import CSV_COLUMNS, Settings, find_label_errors
 from custom.analysis.predictions import dataset_ground_truth, load_records
@@ -19,7 +18,7 @@ from custom.cli.find_label_errors import main
 from custom.datasets.labelme import LabelmeDataset
 from custom.errors import DataError
 from tests.helpers.datasets import dataset_in_test_mode
-from tests.helpers.label_error_cases import CASES, CLASSES, write_cases
+from tests.helpers.label_error_cases import CASES, CLASSES, predictions_of_labels, write_cases
 
 
 @pytest.fixture(scope='module')
@@ -171,17 +170,7 @@ def write_kfold_dir(root: Path, work_dir: Path, drop: tuple[str, int]) -> None:
             f"ann_file='{test_dir / 'val.txt'}', metainfo=dict(classes=('pedestrian',)), test_mode=True, "
             'pipeline=[], serialize_data=False))\n')  # no serializing: its gc.collect() costs seconds
         infos, _ = dataset_ground_truth(test_dir / 'my_config.py')
-        samples = []
-        for stem in val:
-            instances = [instance for index, instance in enumerate(infos[stem]['instances'])
-                         if (stem, index) != drop]
-            samples.append(dict(img_id=stem, img_path=infos[stem]['img_path'],
-                                ori_shape=(infos[stem]['height'], infos[stem]['width']),
-                                pred_instances=dict(
-                                    bboxes=torch.tensor([i['bbox'] for i in instances]).reshape(-1, 4),
-                                    scores=torch.full((len(instances),), 0.9),
-                                    labels=torch.zeros(len(instances), dtype=torch.int64),
-                                    masks=[i['mask'] for i in instances])))
+        samples = predictions_of_labels(infos, val, drop)
         (test_dir / 'predictions.pkl').write_bytes(pickle.dumps(samples))
         per_fold.append(dict(fold=fold, predictions=str(test_dir / 'predictions.pkl')))
     (work_dir / 'kfold_summary.json').write_text(json.dumps(dict(config='configs/my_config.py', folds=2,

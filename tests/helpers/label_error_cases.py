@@ -1,5 +1,6 @@
 """Hand-made predictions with one known label mistake of each kind per image, as tools/test.py --out pickles
-them (mmdet's DumpDetResults, ground truth in 'instances'), for the label-error finder and its page."""
+them (mmdet's DumpDetResults, ground truth in 'instances'), for the label-error finder and its page; and
+predictions equal to a data set's own labels but for one object."""
 
 import pickle
 from pathlib import Path
@@ -75,3 +76,21 @@ def write_cases(root: Path) -> Path:
     out = root / 'predictions.pkl'
     out.write_bytes(pickle.dumps(samples))
     return out
+
+
+def predictions_of_labels(infos: dict[str, dict], stems: list[str], drop: tuple[str, int] = ('', -1),
+                          score: float = 0.9) -> list[dict]:
+    """DumpDetResults entries for the images ``stems`` of a data set (``infos``: its middle-format infos by
+    image id, as custom.analysis.predictions.dataset_ground_truth gives them) that predict each labelled
+    object exactly, at ``score``, but object ``drop[1]`` of image ``drop[0]`` (then a spurious annotation)."""
+    samples = []
+    for stem in stems:
+        info = infos[stem]
+        instances = [instance for index, instance in enumerate(info['instances']) if (stem, index) != drop]
+        samples.append(dict(img_id=stem, img_path=info['img_path'], ori_shape=(info['height'], info['width']),
+                            pred_instances=dict(
+                                bboxes=torch.tensor([i['bbox'] for i in instances]).reshape(-1, 4),
+                                scores=torch.full((len(instances),), score),
+                                labels=torch.tensor([i['bbox_label'] for i in instances], dtype=torch.int64),
+                                masks=[i['mask'] for i in instances])))
+    return samples
