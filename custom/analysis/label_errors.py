@@ -10,10 +10,12 @@ COCO matching at ``tau`` among the confident predictions, then, for what is left
 ``PAIR_IOU`` (0.1), so that a badly drawn box still meets the prediction of its object. Scores lie in [0, 1],
 higher = more likely a mistake:
 
-- missing(p)      = s_p * (1 - max_g u(p, g)) for a confident prediction paired with no ground truth whose
-                    IoU with every ground truth (any class) is below tau; one on an ignore region
-                    (intersection over its own area >= tau, any class) is never a candidate, and of two
-                    candidates overlapping at tau only the higher-scoring one stays.
+- missing(p)      = s_p * (1 - e_p) for a confident prediction paired with no ground truth that the
+                    annotations do not explain, e_p < tau, where e_p = max(max_g u(p, g), the share of p
+                    on annotated pixels of any class): a prediction of part of an annotated object, or of
+                    a group of them, lies on annotated pixels and is no missing object. One on an ignore
+                    region (intersection over its own area >= tau, any class) is never a candidate, and
+                    of two candidates overlapping at tau only the higher-scoring one stays.
 - spurious(g)     = 1 - max_p min(1, s_p / sigma) * min(1, u(p, g) / tau) over every prediction of any class
                     and score: 1 when nothing overlaps the object, 0 once a confident prediction covers it.
 - bad_location(g) = s_p * (1 - u(p, g)) for the prediction p paired with g (0 without one): a confident
@@ -177,6 +179,27 @@ def pair_objects(record: ImageRecord, settings: Settings) -> tuple[dict[int, int
     return at_tau, loose
 
 
+def box_rles(boxes: np.ndarray, height: int, width: int) -> list[dict]:
+    """Compressed RLEs of x1y1x2y2 boxes."""
+    xywh = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
+    xywh[:, 2:] -= xywh[:, :2]
+    return list(mask_utils.frPyObjects(xywh, height, width)) if len(xywh) else []
+
+
+def annotated_share(record: ImageRecord, kind: str, gts: np.ndarray) -> np.ndarray:
+    """(P,) share of each prediction's mask (kind 'segm') or box lying on the union of the given ground-truth
+    objects: the matcher's crowd IoU (intersection over the prediction's area) against that union."""
+    n_pred = record.pred_scores.size
+    if not n_pred or not gts.size:
+        return np.zeros(n_pred)
+    if kind == 'segm':
+        preds, union = record.pred_masks, mask_utils.merge([record.gt_masks[g] for g in gts])
+    else:
+        preds = box_rles(record.pred_bboxes, record.height, record.width)
+        union = mask_utils.merge(box_rles(record.gt_bboxes[gts], record.height, record.width))
+    return mask_iou(list(preds), [union], np.ones(1, dtype=bool))[:, 0]
+
+
 def pred_pred_iou(record: ImageRecord, kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if kind == 'segm':
         return mask_iou([record.pred_masks[i] for i in a], [record.pred_masks[i] for i in b])
@@ -229,20 +252,21 @@ def score_image(record: ImageRecord, classes: list[str], settings: Settings) -> 
 
     paired = set(pairs.values())
     on_ignore = (ious[:, ignored] >= tau).any(axis=1) if ignored.size else np.zeros(n_pred, dtype=bool)
-    max_iou = ious[:, real].max(axis=1, initial=0.0) if n_pred else np.zeros(0)
+    explained = np.maximum(ious[:, real].max(axis=1, initial=0.0),
+                           annotated_share(record, settings.kind, real))
     candidates = [p for p in np.argsort(-scores, kind='stable') if scores[p] >= sigma and int(p) not in paired
-                  and not on_ignore[p] and max_iou[p] < tau]
+                  and not on_ignore[p] and explained[p] < tau]
     kept: list[int] = []
     for p in candidates:  # of two candidates on one object, the higher-scoring one
         if kept and pred_pred_iou(record, settings.kind, np.array([p]), np.array(kept)).max() >= tau:
             continue
         kept.append(int(p))
-        missing = float(scores[p] * (1.0 - max_iou[p]))
+        missing = float(scores[p] * (1.0 - explained[p]))
         rows.append(Suspect(
             image=record.img_id, img_path=record.img_path, kind='missing', score=round(missing, 4),
             label=name(int(record.pred_labels[p])), prediction=int(p),
             suggestion=name(int(record.pred_labels[p])), pred_box=box(record.pred_bboxes, p),
-            pred_score=round(float(scores[p]), 4), iou=round(float(max_iou[p]), 4),
+            pred_score=round(float(scores[p]), 4), iou=round(float(ious[p, real].max(initial=0.0)), 4),
             scores={'missing': round(missing, 4)}))
     return rows
 

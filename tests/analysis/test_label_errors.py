@@ -17,6 +17,7 @@ from custom.analysis.predictions import dataset_ground_truth, load_records
 from custom.cli.find_label_errors import main
 from custom.datasets.labelme import LabelmeDataset
 from custom.errors import DataError
+from custom.evaluation.matching import iou_for
 from tests.helpers.datasets import dataset_in_test_mode
 from tests.helpers.label_error_cases import CASES, CLASSES, predictions_of_labels, write_cases
 
@@ -68,7 +69,7 @@ def test_the_queue_holds_one_row_per_mistake_highest_score_first(records):
     scores = [row.score for row in errors.suspects]
     assert scores == sorted(scores, reverse=True)
     # every real object is a row; the missing dog is the one prediction-only row
-    assert len(errors.suspects) == 8 + 1
+    assert len(errors.suspects) == 10 + 1
 
 
 def test_ignore_regions_are_never_flagged_and_keep_a_confident_prediction_from_being_missing(records):
@@ -83,6 +84,15 @@ def test_ignore_regions_are_never_flagged_and_keep_a_confident_prediction_from_b
                               gt_ignore=ignored.gt_ignore[real], gt_masks=[ignored.gt_masks[i] for i in real])
     missing = rows_by_image([without_regions])['ignored'][0]
     assert (missing.kind, missing.score, missing.suggestion) == ('missing', pytest.approx(0.9), 'dog')
+
+
+def test_predictions_of_a_group_or_a_part_of_annotated_objects_are_no_missing_objects(records):
+    covered = next(record for record in records if record.img_id == 'covered')
+    # the group and the half cat match no annotation at IoU 0.5: what explains them is that they lie on
+    # annotated pixels
+    assert iou_for(covered, 'segm', np.array([2, 3])).max() < 0.5
+    rows = rows_by_image([covered])['covered']
+    assert [(row.object, row.kind, row.score) for row in rows] == [(0, 'spurious', 0.0), (1, 'spurious', 0.0)]
 
 
 def test_an_outline_mistake_that_keeps_the_box_shows_with_masks_only(records):
@@ -121,7 +131,7 @@ def test_tool_writes_the_ranked_queue_as_csv_and_json_and_the_review_page(case, 
     saved = json.loads((out / 'label_errors.json').read_text())
     assert saved['source'].startswith(f'Predictions {case} on the images in the pickle')
     assert [row['kind'] for row in saved['suspects']] == [row['kind'] for row in rows]
-    assert len(saved['images']) == 7
+    assert len(saved['images']) == len(CASES) == 8
     assert saved['settings'] == {'kind': 'segm', 'iou_thr': 0.5, 'score_thr': 0.3}
     crops = sorted((out / 'crops').glob('*.png'))
     assert len(crops) == 5 and all(cv2.imread(str(crop)) is not None for crop in crops)

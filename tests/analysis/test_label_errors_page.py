@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason='no chromium on PATH (D
 @pytest.fixture(scope='module')
 def review_page(tmp_path_factory) -> Path:
     """The page of the hand-made case: 5 suspects (missing dog, spurious cat, two bad locations, a cat the
-    model calls a dog) in 7 images."""
+    model calls a dog) in 8 images."""
     root = tmp_path_factory.mktemp('review')
     assert main([str(write_cases(root)), '--out-dir', str(root / 'out'), '--classes', *CLASSES]) == 0
     return root / 'out' / 'review.html'

@@ -46,6 +46,12 @@ CASES = {
                  (rect(0, 55, 20, 64), CAT, 1)],
                 [(rect(10, 10, 40, 50), CAT, 0.95), (rect(60, 10, 90, 50), DOG, 0.9)]),
     'mask_outline': ([(thin_outline(), CAT, 0)], [(rect(10, 10, 40, 50), CAT, 0.95)]),
+    # two annotated cats side by side, each found, and two more predictions that no annotation matches at
+    # IoU 0.5 but that lie on annotated pixels: one of both cats as a group (IoU 0.48 with each), one of half
+    # a cat (IoU 0.4)
+    'covered': ([(rect(10, 10, 40, 50), CAT, 0), (rect(42, 10, 72, 50), CAT, 0)],
+                [(rect(10, 10, 40, 50), CAT, 0.95), (rect(42, 10, 72, 50), CAT, 0.95),
+                 (rect(10, 10, 72, 50), CAT, 0.8), (rect(10, 10, 22, 50), CAT, 0.7)]),
 }
 
 
