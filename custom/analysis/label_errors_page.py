@@ -22,10 +22,10 @@ TEMPLATE = Path(__file__).with_name('label_errors_page.html')
 SCRIPT = Path(__file__).with_name('label_errors_page.js')
 # BGR: the annotation green, the prediction magenta, ignore regions grey.
 ANNOTATION, PREDICTION, IGNORED = (0, 200, 0), (255, 0, 255), (160, 160, 160)
-LEGEND = ('Green: the annotation (mask tinted, thick box); magenta: the prediction (outline, thin box); '
-          'grey: ignore regions. Missing: the model finds an object nobody annotated. Spurious: an '
-          'annotation where the model sees nothing. Bad location: the model outlines the object elsewhere. '
-          'Wrong class: the model is confident the object is of another class.')
+LEGEND = ('Green: the annotation (mask tinted, thick box), other annotations thin; magenta: the prediction '
+          '(outline, thin box); grey: ignore regions. Missing: the model finds an object nobody annotated. '
+          'Spurious: an annotation where the model sees nothing. Bad location: the model outlines the object '
+          'elsewhere. Wrong class: the model is confident the object is of another class.')
 CROP_MARGIN = 0.3  # of the larger side of the boxes' union, on each side
 CROP_SIDE = 224  # crops are scaled (nearest pixel) so their longer side is at least this
 
@@ -59,8 +59,9 @@ def draw_crop(image: np.ndarray, errors: LabelErrors, row: Suspect) -> np.ndarra
         cv2.rectangle(canvas, (int(left), int(top)), (int(right) - 1, int(bottom) - 1), color, thickness)
 
     with_masks = errors.settings.kind == 'segm'
-    for g in np.nonzero(record.gt_ignore)[0]:
-        rectangle(list(record.gt_bboxes[g]), IGNORED, 1)
+    for g in range(record.gt_labels.size):  # the image's other annotations, thin: what is labelled around it
+        if g != row.object:
+            rectangle(list(record.gt_bboxes[g]), IGNORED if record.gt_ignore[g] else ANNOTATION, 1)
     if row.object is not None:  # the annotation: its mask tinted, its box thick ...
         if with_masks and record.gt_masks:
             inside = region(record.gt_masks[row.object]).astype(bool)
