@@ -1,10 +1,12 @@
-"""Load a ``tools/test.py --out`` pickle (mmdet DumpDetResults) as ImageRecords, GT from it or a config.
+"""Load a ``tools/test.py --out`` pickle (mmdet DumpDetResults) as ImageRecords, GT from it or a config, and
+a k-fold run's out-of-fold predictions (each fold's pickle with the ground truth of its test config).
 
 Each pickled entry is a dict like ``{'img_id': 'FudanPed00001', 'img_path': ..., 'ori_shape': (h, w),
 'pred_instances': {'bboxes': tensor, 'scores': tensor, 'labels': tensor, 'masks': [RLE, ...]},
 'instances': [middle-format GT, ...]}`` ('instances' only when PackDetInputs' meta_keys kept it).
 """
 
+import json
 import pickle
 from pathlib import Path
 
@@ -65,4 +67,41 @@ def load_records(
             instances = info.get('instances', [])
             sample = {**sample, 'height': info.get('height', 0), 'width': info.get('width', 0)}
         records.append(record_from_sample(sample, with_masks, index, instances))
+    return records, classes
+
+
+def has_masks(pred_file: str | Path) -> bool:
+    """Whether the pickle's predictions carry masks (a model with a mask head)."""
+    return any('masks' in sample.get('pred_instances', {}) for sample in load_predictions(pred_file)[:1])
+
+
+def kfold_prediction_files(kfold_dir: str | Path) -> list[tuple[Path, Path]]:
+    """(predictions pickle, the test config it was made with) of every fold of a tools/kfold.py work dir."""
+    summary_file = Path(kfold_dir) / 'kfold_summary.json'
+    if not summary_file.is_file():
+        raise DataError(kfold_dir, 'not a k-fold work dir (no kfold_summary.json; run tools/kfold.py)')
+    summary = json.loads(summary_file.read_text(encoding='utf-8'))
+    files = []
+    for fold in summary['per_fold']:
+        if 'predictions' not in fold:
+            raise DataError(summary_file, f'fold {fold["fold"]} saved no predictions (a k-fold run older '
+                                          'than out-of-fold predictions: run tools/kfold.py again)')
+        # tools/test.py dumps its config, --cfg-options (the fold's split) applied, as <test dir>/<config>
+        predictions = Path(fold['predictions'])
+        files.append((predictions, predictions.parent / Path(summary['config']).name))
+    return files
+
+
+def load_kfold_records(kfold_dir: str | Path, with_masks: bool) -> tuple[list[ImageRecord], list[str]]:
+    """ImageRecords of every fold's test predictions (each image predicted by the fold model that did not
+    train on it), the ground truth from each fold's test config, and the class names."""
+    records, classes, seen = [], [], {}
+    for predictions, config in kfold_prediction_files(kfold_dir):
+        fold_records, classes = load_records(predictions, with_masks, config, 'test')
+        for record in fold_records:
+            if record.img_id in seen:
+                raise DataError(predictions, f'image {record.img_id} is also in {seen[record.img_id]}: '
+                                             'folds must not share images')
+            seen[record.img_id] = predictions
+        records += fold_records
     return records, classes

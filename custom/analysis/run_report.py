@@ -1,5 +1,6 @@
 """Report of a training run: config summary, final/best metrics, loss and metric curves, and with the run's
-predictions (tools/test.py --out) confusion matrices and the worst images. Written twice from one gathering:
+predictions (tools/test.py --out) confusion matrices, the worst images and a link to the review page of likely
+label mistakes in the split predicted (custom/analysis/label_errors.py). Written twice from one gathering:
 ``report.md`` (figures linked) and ``report.html``, one self-contained page (figures embedded) that opens
 offline in any browser."""
 
@@ -13,6 +14,8 @@ import cv2
 
 from custom.analysis.confusion_report import write_confusion_matrices
 from custom.analysis.error_report import OVERLAY_LEGEND, ImageErrors, build_error_report, draw_overlay
+from custom.analysis.label_errors import Settings, find_label_errors, write_queue
+from custom.analysis.label_errors_page import write_review_page
 from custom.analysis.log_curves import RunLog, is_val_loss, load_run_log, plot_run_curves, series
 from custom.analysis.predictions import load_records
 from custom.datasets.builder import configured_datasets
@@ -104,6 +107,8 @@ class RunReport:
     confusion: dict[str, dict] = field(default_factory=dict)  # kind -> {'matrix', 'csv', 'png'}
     classes: list[str] = field(default_factory=list)
     worst: list[tuple[ImageErrors, Path]] = field(default_factory=list)  # (errors, overlay PNG)
+    label_review: Path | None = None  # review.html of likely label mistakes in the split predicted
+    label_review_counts: tuple[int, int] = (0, 0)  # (suspects, images)
 
 
 def analyse_predictions(report: RunReport, pred_file: Path, out_dir: Path, split: str, iou_thr: float,
@@ -123,6 +128,21 @@ def analyse_predictions(report: RunReport, pred_file: Path, out_dir: Path, split
             path = out_dir / f'worst_{len(report.worst)}_{Path(errors.img_id).name}.png'
             cv2.imwrite(str(path), canvas)
             report.worst.append((errors, path))
+    if split != 'train':  # a model agrees with the labels it trained on: no review of those
+        write_label_review(report, records, pred_file, out_dir.parent / 'label_errors',
+                           Settings(kinds[0], iou_thr, score_thr))
+
+
+def write_label_review(report: RunReport, records: list, pred_file: Path, out_dir: Path,
+                       settings: Settings, min_score: float = DEFAULT_SCORE_THR) -> None:
+    """The queue of likely label mistakes in the predicted split and its review page, in ``out_dir``."""
+    source = (f'Predictions {pred_file} of the run {report.work_dir.name} on the {report.settings["split"]} '
+              'split, which it did not train on')
+    errors = find_label_errors(records, report.classes, settings, source)
+    rows = errors.queue(min_score)
+    write_queue(errors, out_dir, min_score)
+    report.label_review = write_review_page(errors, rows, out_dir)
+    report.label_review_counts = (len(rows), len(records))
 
 
 def gather_run_report(work_dir: Path, config_file: Path | None, out_dir: Path, pred_file: Path | None = None,
@@ -174,7 +194,16 @@ def markdown_report(report: RunReport, base: Path) -> str:
         lines += ['## Worst images', '', OVERLAY_LEGEND, '']
         lines += [f'![{errors.img_id}: FP {errors.fp}, FN {errors.fn}]({link(path)})'
                   for errors, path in report.worst]
+    if report.label_review:
+        lines += ['', '## Label review', '', f'{label_review_text(report)}: [{link(report.label_review)}]'
+                                             f'({link(report.label_review)})']
     return '\n'.join(lines) + '\n'
+
+
+def label_review_text(report: RunReport) -> str:
+    suspects, images = report.label_review_counts
+    return (f'{suspects} likely label mistakes in the {images} images of the {report.settings["split"]} '
+            'split (missing, spurious, badly located or wrongly classed annotations), one card each')
 
 
 def settings_text(report: RunReport) -> str:
@@ -209,8 +238,9 @@ figcaption, .note { color: #555; font-size: .85em; } code { background: #f3f3f3;
 """
 
 
-def html_report(report: RunReport) -> str:
-    """One self-contained page: every figure is embedded, no script, no external style or font."""
+def html_report(report: RunReport, base: Path) -> str:
+    """One self-contained page: every figure is embedded, no script, no external style or font; the label
+    review is linked relative to ``base``, the page's folder."""
     title = f'Run report: {report.work_dir.name}'
     parts = [f'<h1>{html.escape(title)}</h1>',
              f'<p class="note">Log: <code>{html.escape(str(report.log.source))}</code></p>']
@@ -251,6 +281,10 @@ def html_report(report: RunReport) -> str:
             parts.append(f'<figure>{embedded_png(path, caption)}'
                          f'<figcaption>{html.escape(caption)}</figcaption></figure>')
         parts.append('</div>')
+    if report.label_review:
+        href = html.escape(report.label_review.relative_to(base).as_posix())
+        parts.append(f'<h2>Label review</h2><p>{html.escape(label_review_text(report))}: '
+                     f'<a href="{href}">{href}</a></p>')
     body = '\n'.join(parts)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<title>{html.escape(title)}</title><style>{HTML_STYLE}</style></head>\n'
@@ -272,5 +306,5 @@ def write_run_report(
                                out_file.parent / 'plots', Path(predictions) if predictions else None, split,
                                iou_thr, score_thr, worst)
     out_file.write_text(markdown_report(report, out_file.parent))
-    out_file.with_suffix('.html').write_text(html_report(report))
+    out_file.with_suffix('.html').write_text(html_report(report, out_file.parent))
     return out_file

@@ -175,9 +175,10 @@ def parse_runner_args(parser: argparse.ArgumentParser, argv: list[str] | None = 
     return args
 
 
-def add_prediction_arguments(parser: argparse.ArgumentParser) -> None:
+def add_prediction_arguments(parser: argparse.ArgumentParser, predictions_help: str = 'pickle written by '
+                             'tools/test.py --out (only pickles you wrote)') -> None:
     """A tools/test.py --out pickle and where its ground truth and class names come from (analysis tools)."""
-    parser.add_argument('predictions', help='pickle written by tools/test.py --out (only pickles you wrote)')
+    parser.add_argument('predictions', help=predictions_help)
     parser.add_argument('--out-dir', required=True)
     parser.add_argument('--config', help='config whose dataset supplies GT and class names')
     parser.add_argument('--split', default='test', choices=['train', 'val', 'test'],

@@ -3,7 +3,9 @@
     python tools/kfold.py configs/pennfudan_maskrcnn.py --folds 5 --seed 0 [--data-root DIR]
         [--work-dir DIR] [--cfg-options key=value ...]
 
-Writes <work-dir>/splits/fold{i}/{train,val}.txt, one training per fold in <work-dir>/fold{i}, and
+Writes <work-dir>/splits/fold{i}/{train,val}.txt, one training per fold in <work-dir>/fold{i}, its test
+predictions on the fold's val images in <work-dir>/fold{i}/test/predictions.pkl (out-of-fold predictions:
+tools/find_label_errors.py <work-dir> ranks likely label mistakes with them), and
 <work-dir>/kfold_summary.json/.md with per-fold bbox/segm mAP and mAP_50, their mean and std.
 """
 

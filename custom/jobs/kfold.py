@@ -13,6 +13,9 @@ read-only, and they stay next to the results they produced)::
                                                    split_file for the json sources, COCO and VIA)
     <work_dir>/fold{i}/                            tools/train.py work dir (checkpoints, logs)
     <work_dir>/fold{i}/test/                       tools/test.py run on the fold's best checkpoint
+    <work_dir>/fold{i}/test/predictions.pkl        its predictions (--out) on the fold's val images: with
+                                                   every fold's, each image predicted by a model that did
+                                                   not train on it (out-of-fold; tools/find_label_errors.py)
     <work_dir>/kfold_summary.json, kfold_summary.md
 
 Each training and test runs as its own subprocess (custom/jobs/steps.py), so no mmengine global state
@@ -38,6 +41,7 @@ from custom.jobs.steps import (
 )
 
 METRIC_KEYS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP', 'coco/segm_mAP_50')
+PREDICTIONS = 'predictions.pkl'  # each fold's test predictions, beside its test run
 
 
 def leaf_dataset(cfg: Config, loader: str) -> tuple[str, dict]:
@@ -123,14 +127,14 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
         try:
             run_step('train', config, '--work-dir', str(fold_dir), *class_args, *options)
             checkpoint = find_checkpoint(fold_dir)
-            run_step('test', config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), *class_args,
-                     *options)
+            run_step('test', config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), '--out',
+                     str(fold_dir / 'test' / PREDICTIONS), *class_args, *options)
         except StepFailedError as error:
             raise StepFailedError(f'fold {index}: {error}') from error
         counts = {name: len(path.read_text().split()) for name, path in files.items()}
         metrics = read_test_metrics(fold_dir / 'test')
         per_fold.append(dict(fold=index, n_train=counts['train'], n_val=counts['val'],
-                             checkpoint=str(checkpoint),
+                             checkpoint=str(checkpoint), predictions=str(fold_dir / 'test' / PREDICTIONS),
                              metrics={key: metrics[key] for key in METRIC_KEYS if key in metrics}))
 
     summary = dict(config=str(config), data_root=root, folded=images.location, folds=folds, seed=seed,

@@ -14,11 +14,12 @@ import torch
 from custom.analysis.error_report import write_error_report
 from custom.analysis.log_curves import load_run_log, plot_run_curves
 from custom.analysis.pr_curve import write_pr_curves
-from custom.analysis.predictions import load_records
+from custom.analysis.predictions import dataset_ground_truth, load_records
 from custom.analysis.run_report import write_run_report
 from custom.errors import DataError
 from custom.structures.masks import mask_extent_box, mask_to_rle
 from tests.helpers import REPO
+from tests.helpers.label_error_cases import predictions_of_labels
 
 torch.set_num_threads(1)
 H, W = 48, 64
@@ -191,6 +192,34 @@ def test_run_report_summarises_config_and_final_and_best_metrics(work_dir):
     assert '<td>coco/bbox_mAP</td><td>0.5000</td><td>0.6000</td><td>2</td>' in page
     assert '<td>lr schedule</td><td>LinearLR, MultiStepLR</td>' in page
     assert 'Confusion matrix' not in page
+
+
+@pytest.mark.parametrize('split', ['test', 'train'])
+def test_run_report_with_predictions_links_the_review_of_likely_label_mistakes(work_dir, pennfudan_root,
+                                                                              split):
+    """The run's predictions on a split it did not train on review that split's labels; not on its own
+    training images, whose labels it learnt, mistakes included."""
+    config = work_dir / 'mask-rcnn_pennfudan.py'
+    dataset = (f"dict(type='PennFudanDataset', data_root='{pennfudan_root}/', ann_file='splits/val.txt', "
+               "test_mode=True, pipeline=[], serialize_data=False)")  # both loaders: the predicted images
+    config.write_text(CONFIG + f'test_dataloader = dict(dataset={dataset})\n'
+                               f'train_dataloader.update(dataset={dataset})\n'
+                               "model['roi_head']['mask_head']['type'] = 'FCNMaskHead'\n")  # masks compared
+    stems = (pennfudan_root / 'splits' / 'val.txt').read_text().split()
+    predictions = work_dir / 'predictions.pkl'
+    predictions.write_bytes(pickle.dumps(predictions_of_labels(dataset_ground_truth(config)[0], stems,
+                                                               drop=(stems[1], 0))))
+    text = write_run_report(work_dir, config, predictions=predictions, split=split).read_text()
+    review = work_dir / 'label_errors' / 'review.html'
+    if split == 'train':
+        assert not review.exists() and 'Label review' not in text
+        return
+    assert '## Label review' in text and '[label_errors/review.html](label_errors/review.html)' in text
+    assert '<a href="label_errors/review.html">' in (work_dir / 'report.html').read_text()
+    queue = json.loads((work_dir / 'label_errors' / 'label_errors.json').read_text())
+    assert [(row['image'], row['object'], row['kind']) for row in queue['suspects']] == [
+        (stems[1], 0, 'spurious')]
+    assert review.is_file() and 'split, which it did not train on' in queue['source']
 
 
 def test_run_report_tool_writes_the_report(work_dir, monkeypatch, capsys):

@@ -121,6 +121,10 @@ def test_kfold_summary_holds_each_folds_test_metrics_and_their_mean_and_std(penn
 
     assert [tool for tool, _ in steps] == ['train', 'test'] * 3
     summary = json.loads((work_dir / 'kfold_summary.json').read_text())
+    # each fold's test saves its predictions on the fold's val images: the out-of-fold predictions
+    for fold, (_, args) in zip(summary['per_fold'], steps[1::2], strict=True):
+        predictions = work_dir / f'fold{fold["fold"]}' / 'test' / 'predictions.pkl'
+        assert args[args.index('--out') + 1] == str(predictions) == fold['predictions']
     # the 4 images of splits/train.txt in 3 folds (the 2 held-out val images stay out)
     assert [(fold['n_train'], fold['n_val']) for fold in summary['per_fold']] == [(2, 2), (3, 1), (3, 1)]
     reported = [{key: value for key, value in metrics.items() if key != 'coco/segm_mAP_75'}
@@ -185,3 +189,10 @@ def test_kfold_tool_trains_and_tests_each_fold_and_summarizes_mean_and_std(pennf
     table = (work_dir / 'kfold_summary.md').read_text()
     assert '| **mean** |' in table and '| **std** |' in table and 'segm_mAP_50' in table
     assert f'coco/segm_mAP: {summary["mean"]["coco/segm_mAP"]:.3f} +- ' in process.stdout
+    # The folds' saved predictions are out-of-fold: every training-split image predicted once, by the fold
+    # that validated on it, with the ground truth of that fold's test config.
+    from custom.analysis.predictions import load_kfold_records
+
+    records, classes = load_kfold_records(work_dir, with_masks=True)
+    assert sorted(record.img_id for record in records) == sorted(set().union(*val_sets)) and \
+        classes == ['pedestrian']

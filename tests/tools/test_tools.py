@@ -230,7 +230,7 @@ def test_analyze_logs_and_html_report_show_validation_loss_confusion_matrix_and_
     assert run_report([str(work_dir), '--out', str(out), '--predictions', str(val_predictions), '--score-thr',
                        '0.05']) == 0
     page = out.with_suffix('.html').read_text()
-    for section in ('Configuration', 'Metrics', 'Curves', 'Confusion matrix', 'Worst images'):
+    for section in ('Configuration', 'Metrics', 'Curves', 'Confusion matrix', 'Worst images', 'Label review'):
         assert f'<h2>{section}</h2>' in page
     assert 'val/loss' in page and 'coco/segm_mAP' in page
     # Self-contained: every image is embedded, nothing is fetched.
