@@ -12,6 +12,11 @@ Start a server, then run from the repo root (loopback only: the script refuses a
         --server-pid $! --clients 1 4 16 --requests 100 --max-seconds 120
 Closed loop: each client sends its next request once the last is answered, and after a 503 it waits what
 Retry-After says. Each level stops at --requests or --max-seconds, whichever comes first.
+
+Memory over a long run (--soak): one level of --clients clients sending that many requests (a --bad-share of
+them bad), the server's RSS read after every --sample-every; --max-seconds then bounds the whole soak:
+    SERVE_API_KEY=k .venv/bin/python -m benchmarks.serve_load --data-root ../shared/data/PennFudanPed \
+        --server-pid $! --clients 4 --soak 10000 --sample-every 500 --bad-share 0 --max-seconds 3600
 """
 
 import argparse
@@ -157,6 +162,29 @@ async def run_level(url: str, key: str | None, level: Level, requests: list[Requ
     return level
 
 
+def run_soak(url: str, key: str | None, clients: int, good: list[Request], bad: list[Request],
+             bad_share: float, total: int, every: int, max_seconds: float, pid: int | None) -> list[dict]:
+    """``total`` requests in rounds of ``every``, each round a closed-loop level of ``clients`` clients; after
+    each, the server's RSS and the round's figures. Stops early once ``max_seconds`` have passed."""
+    deadline = time.monotonic() + max_seconds
+    samples: list[dict] = []
+    sent = answered = 0
+    while answered < total and time.monotonic() < deadline:
+        level = Level(f'soak round {len(samples) + 1}', clients)
+        asyncio.run(run_level(url, key, level, good, bad_share, bad, min(every, total - answered),
+                              deadline - time.monotonic(), seed=len(samples)))
+        sent += level.sent
+        answered += level.sent - level.busy
+        summary = level.summary()
+        figures = ('ok', 'busy_503', 'errors', 'unexpected', 'seconds', 'ok_per_s', 'p50_ms', 'p99_ms',
+                   'load_average')
+        samples.append({'requests': answered, 'sent_with_retries': sent, 'rss_mb': rss_mb(pid),
+                        **{name: summary[name] for name in figures},
+                        'bad_as_expected': sum(level.as_expected.values())})
+        print(json.dumps(samples[-1]), flush=True)
+    return samples
+
+
 def load_images(data_root: str | None, count: int) -> list[bytes]:
     """The bytes of up to ``count`` image files of data_root (or its PNGImages/), or of synthetic Penn-Fudan
     images when there is no data_root."""
@@ -188,12 +216,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--data-root', help='images to send: a folder of them or a Penn-Fudan root '
                                             '(PNGImages/); default: synthetic 160x128 images')
     parser.add_argument('--images', type=int, default=20, help='how many different images (default 20)')
-    parser.add_argument('--clients', type=int, nargs='+', default=[1, 4, 16], help='concurrent clients')
+    parser.add_argument('--clients', type=int, nargs='+', default=[1, 4, 16],
+                        help='concurrent clients of each level (with --soak: one number)')
     parser.add_argument('--requests', type=int, default=100, help='requests per level (default 100)')
-    parser.add_argument('--max-seconds', type=float, default=120, help='at most this long per level')
+    parser.add_argument('--max-seconds', type=float, default=120,
+                        help='at most this long per level (with --soak: for the whole soak)')
     parser.add_argument('--bad-share', type=float, default=0.5,
                         help='share of bad requests in the mix level (default 0.5; 0: no mix level)')
     parser.add_argument('--mix-clients', type=int, default=4, help='clients of the mix level (default 4)')
+    parser.add_argument('--soak', type=int, metavar='REQUESTS',
+                        help='instead of the levels: this many requests, the RSS read every --sample-every')
+    parser.add_argument('--sample-every', type=int, default=500,
+                        help='with --soak: requests between RSS reads (default 500)')
     parser.add_argument('--server-pid', type=int, help="the server's process id, for its memory (RSS)")
     parser.add_argument('--api-key', default=os.environ.get('SERVE_API_KEY'),
                         help='the key the server needs (default $SERVE_API_KEY)')
@@ -205,6 +239,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_loopback(args.url)
+    if args.soak is not None and (len(args.clients) != 1 or args.soak < 1 or args.sample_every < 1):
+        raise ConfigError('--soak takes one --clients number, and --soak and --sample-every must be positive')
     images = load_images(args.data_root, args.images)
     good = [Request('image', {'file': (f'{index}.png', data)}, 200) for index, data in enumerate(images)]
     bad = bad_requests(images[0], bool(args.api_key))
@@ -222,6 +258,15 @@ def main(argv: list[str] | None = None) -> None:
               'load_average_before': os.getloadavg(), 'rss_mb_before': None, 'levels': []}
     asyncio.run(run_level(args.url, args.api_key, Level('warmup', 1), good, 0, bad, 3, 120))
     report['rss_mb_before'] = rss_mb(args.server_pid)
+    if args.soak is not None:
+        report['soak'] = run_soak(args.url, args.api_key, args.clients[0], good, bad, args.bad_share,
+                                  args.soak, args.sample_every, args.max_seconds, args.server_pid)
+        report['requests_total'] = report['soak'][-1]['requests'] if report['soak'] else 0
+        report['load_average_after'] = os.getloadavg()
+        print(json.dumps({key: value for key, value in report.items() if key != 'soak'}, indent=1))
+        if args.out:
+            Path(args.out).write_text(json.dumps(report, indent=1))
+        return
     levels = [Level(f'{clients} clients', clients) for clients in args.clients]
     if args.bad_share > 0:
         levels.append(Level(f'mix {args.bad_share:.0%} bad, {args.mix_clients} clients', args.mix_clients))

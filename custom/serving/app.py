@@ -20,13 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import cv2
 import numpy as np
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 
 from custom.apis.inference import Detector, detections, draw_overlay
@@ -37,6 +39,9 @@ from custom.serving.uploads import FIELD, decode_image, read_upload
 PAGE = Path(__file__).with_name('page.html')
 PAGE_SCRIPT = Path(__file__).with_name('page.js')
 API_KEY_HEADER = 'X-API-Key'
+# How /predict and /model take the key, declared in the OpenAPI schema so that /docs offers to send it.
+KEY_HEADER = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="the server's --api-key")
+BEARER = HTTPBearer(auto_error=False, description="the same key as 'Authorization: Bearer KEY'")
 MAX_DETS = 1000
 # The page is the project's own HTML and script; nothing else may run in it (images are data: URLs).
 PAGE_HEADERS = {'Content-Security-Policy': "default-src 'self'; img-src 'self' data: blob:; style-src 'self' "
@@ -118,21 +123,22 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
         yield
         pool.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title='Detector', version=model.get('version', ''), lifespan=lifespan,
-                  description='Instance segmentation of an uploaded image: POST /predict with the image in '
-                              f"the multipart field '{FIELD}'.")
+    # FastAPIOffline: FastAPI whose /docs and /redoc pages take their scripts from this server, not a CDN;
+    # no validatorUrl: Swagger UI would otherwise show a badge fetched from swagger.io.
+    app = FastAPIOffline(title='Detector', version=model.get('version', ''), lifespan=lifespan,
+                         swagger_ui_parameters={'validatorUrl': None},
+                         description='Instance segmentation of an uploaded image: POST /predict with the '
+                                     f"image in the multipart field '{FIELD}'.")
 
-    async def check_key(request: Request) -> None:
-        if api_key is None:
-            return
-        given = request.headers.get(API_KEY_HEADER) or ''
-        scheme, _, token = request.headers.get('authorization', '').partition(' ')
-        if scheme.lower() == 'bearer':
-            given = given or token
+    async def check_key(header: Annotated[str | None, Security(KEY_HEADER)],
+                        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]) -> None:
+        given = header or (bearer.credentials if bearer else '')
         if not hmac.compare_digest(given.encode(), api_key.encode()):
             raise RequestError(401, f'this server needs its API key in the {API_KEY_HEADER} header (or '
                                     "'Authorization: Bearer KEY')" + (': that one is wrong' if given else ''),
                                {'WWW-Authenticate': 'Bearer'})
+
+    needs_key = [Depends(check_key)] if api_key is not None else []
 
     @app.exception_handler(RequestError)
     async def refused(request: Request, error: RequestError) -> JSONResponse:
@@ -166,7 +172,7 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
         return {'status': 'ok', **admission.state(), 'limits': asdict(limits)}
 
     @app.get('/model', summary='What is served: classes, backend, input size, files, versions',
-             dependencies=[Depends(check_key)])
+             dependencies=needs_key)
     async def describe() -> dict:
         return {**model, 'classes': list(detector.classes)}
 
@@ -193,7 +199,7 @@ def create_app(detector: Detector, model: dict, limits: Limits | None = None,
             return JSONResponse(body)
 
     @app.post('/predict', summary='Detections in an uploaded image', openapi_extra=UPLOAD_BODY,
-              dependencies=[Depends(check_key)],
+              dependencies=needs_key,
               responses={200: {'content': {'image/png': {}},
                                'description': 'JSON, or the overlay (format=png)'}})
     async def predict(

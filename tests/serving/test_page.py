@@ -82,3 +82,30 @@ def test_without_the_api_key_the_page_shows_401(page, image_file):
     page.set_input_files('#file', str(image_file))
     page.wait_for_selector('body[data-state="error"]', timeout=WAIT_MS)
     assert page.inner_text('#status').startswith('401: this server needs its API key')
+
+
+def test_api_docs_work_offline_and_send_the_key_given_to_authorize(browser, served):
+    """/docs (Swagger UI) with every request to another host refused: it lists the API, and GET /model tried
+    out after Authorize answers 200 (the key goes in the header the server reads)."""
+    page = browser.new_page()
+    elsewhere = []
+    page.route(lambda url: not url.startswith(served.url),
+               lambda route: (elsewhere.append(route.request.url), route.abort()))
+    page.goto(f'{served.url}/docs')
+    page.wait_for_selector('.opblock-summary-path[data-path="/predict"]', timeout=WAIT_MS)
+    paths = page.locator('.opblock-summary-path').evaluate_all('(nodes) => nodes.map((n) => n.dataset.path)')
+    page.click('button.authorize')
+    key_form = page.locator('.auth-container', has_text='X-API-Key')
+    key_form.locator('input').fill(API_KEY)
+    key_form.locator('button.authorize').click()
+    page.click('button.btn-done')
+    model = page.locator('.opblock', has=page.locator('[data-path="/model"]'))
+    model.locator('.opblock-summary').click()
+    model.locator('button.try-out__btn').click()
+    model.locator('button.execute').click()
+    status = model.locator('.live-responses-table tr.response .response-col_status')
+    status.wait_for(timeout=WAIT_MS)
+    answered = status.inner_text()
+    page.close()
+    assert sorted(paths) == ['/health', '/model', '/predict'] and elsewhere == []
+    assert answered.strip() == '200'
