@@ -94,6 +94,25 @@ def coco_api(backend: str) -> tuple[type, type]:
     raise ConfigError(f'COCO evaluation backend must be one of {COCO_BACKENDS}, got {backend!r}')
 
 
+def evaluate_results(ground_truth: str | Path, results: list[dict], iou_type: str,
+                     backend: str = 'faster_coco_eval'):
+    """The summarized evaluator of COCO ``results`` (a list as a COCO results json holds it) against a
+    ground-truth json, with CocoMetric's settings: maxDets 100, 300, 1000, and for segm the areas of the masks
+    (a result's bbox is left out). ``results`` is not changed."""
+    coco, coco_eval = coco_api(backend)
+    truth = coco(str(ground_truth))
+    results = [dict(result) for result in results]  # loadRes writes into each
+    if iou_type == 'segm':
+        for result in results:
+            result.pop('bbox', None)
+    evaluator = coco_eval(truth, truth.loadRes(results), iou_type)
+    evaluator.params.maxDets = [100, 300, 1000]
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    return evaluator
+
+
 @contextmanager
 def coco_backend(backend: str) -> Iterator[None]:
     """MMDetection's CocoMetric evaluates with ``backend``'s classes inside the block (see the docstring)."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from custom.errors import ConfigError
-from custom.evaluation.coco_metric import PerClassCocoMetric, coco_api
+from custom.evaluation.coco_metric import PerClassCocoMetric, evaluate_results
 
 W, H = 160, 120  # large enough for COCO's small, medium and large objects
 CLASSES = ('person', 'car', 'bicycle')
@@ -115,21 +115,8 @@ def test_faster_coco_eval_gives_pycocotools_numbers_to_1e_4(written, iou_type):
     _, _, prefix = written
     predictions = json.loads(prefix.with_name(f'run.{iou_type}.json').read_text())
     assert len({p['image_id'] for p in predictions}) == N_IMAGES - len(NO_PREDICTIONS)
-    evaluated = {}
-    for backend in ('faster_coco_eval', 'pycocotools'):
-        coco, coco_eval = coco_api(backend)
-        ground_truth = coco(str(prefix.with_name('run.gt.json')))
-        results = copy.deepcopy(predictions)
-        if iou_type == 'segm':  # as CocoMetric does: mask areas, not box areas, for the size ranges
-            for result in results:
-                result.pop('bbox')
-        evaluator = coco_eval(ground_truth, ground_truth.loadRes(results), iou_type)
-        evaluator.params.maxDets = [100, 300, 1000]  # CocoMetric's
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-        evaluated[backend] = evaluator
-    fast, reference = evaluated['faster_coco_eval'], evaluated['pycocotools']
+    fast, reference = (evaluate_results(prefix.with_name('run.gt.json'), predictions, iou_type, backend)
+                       for backend in ('faster_coco_eval', 'pycocotools'))
     assert len(fast.stats) == len(reference.stats) == 12
     np.testing.assert_allclose(fast.stats, reference.stats, rtol=0, atol=1e-4)
     for table in ('precision', 'recall'):
