@@ -1,9 +1,9 @@
-"""Inference latency of this project's Mask R-CNN in ONNX Runtime, PyTorch eager and torchvision side by side.
+"""Inference latency of this project's Mask R-CNN in ONNX Runtime, OpenVINO, PyTorch eager and torchvision.
 
 All three need the benchmark environment (benchmarks/README.md); from the repo root:
     .venv-bench/bin/python -m benchmarks.onnx_speed --data-root ../shared/data/PennFudanPed \
         --images 4 --size 512x384 --warmup 2 --iters 5 --threads 2
-The project's own two (PyTorch eager and ONNX Runtime) also run in the project's .venv, without torchvision:
+The project's own backends (PyTorch eager, ONNX Runtime, OpenVINO) also run in the project's .venv:
     .venv/bin/python -m benchmarks.onnx_speed --skip-torchvision --data-root ../shared/data/PennFudanPed ...
 
 One process times them back to back on the same images, one image at a time, with the same thread count:
@@ -11,10 +11,15 @@ One process times them back to back on the same images, one image at a time, wit
   data preprocessor to masks pasted into the image, as the project's Detections;
 - ONNX Runtime: the same weights exported by custom/deploy/export.py, run by custom/deploy/onnx_runtime.py
   from the BGR image to pasted masks (resize, graph, box scaling, numpy mask pasting), and the graph alone;
+- OpenVINO: the same file run by custom/deploy/openvino_runtime.py (float32), whole and graph alone, and the
+  graph in bfloat16 (OpenVINO's default where the CPU has it), with how well its detections agree;
 - torchvision: maskrcnn_resnet50_fpn with the settings torchvision_speed.py matches to the project's model
   (its own random weights), to thresholded masks as the project's Detections.
 The images are resized to --size first and the test resize is set to that size, so no backend resizes.
 Random weights keep every backend at its 100-detection cap, the worst case for the mask head.
+Then images/s with --batch images per call: PyTorch eager predicts them as one batch; the exported graph takes
+one image, so ONNX Runtime and OpenVINO run them one after another, and OpenVINO also keeps them all in flight
+at once (its THROUGHPUT mode: parallel streams; graph only).
 """
 
 import argparse
@@ -30,7 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import onnxruntime
+import openvino
 import torch
 from mmengine.config import Config
 
@@ -52,6 +59,8 @@ from benchmarks.torchvision_speed import (
 )
 from custom.deploy.export import export_onnx
 from custom.deploy.onnx_runtime import OnnxDetector
+from custom.deploy.openvino_runtime import OpenVinoDetector
+from custom.deploy.parity import Agreement, agreement
 from custom.errors import report_user_errors
 
 
@@ -119,6 +128,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=2, help='untimed passes first')
     parser.add_argument('--iters', type=int, default=5, help='timed passes (medians are reported)')
     parser.add_argument('--threads', type=int, default=2, help='CPU threads of torch and ONNX Runtime')
+    parser.add_argument('--batch', type=int, default=8, help='images per call of the images/s table')
     parser.add_argument('--skip-torchvision', action='store_true',
                         help='time only the project\'s PyTorch eager and ONNX Runtime: runs without '
                              'torchvision (in the project\'s .venv)')
@@ -128,25 +138,95 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def time_project(samples: list[Sample], size: tuple[int, int], warmup: int, iters: int,
-                 threads: int) -> list[Latency]:
-    """PyTorch eager, then ONNX Runtime with the same weights (whole detector, then the graph alone)."""
+@dataclass
+class Throughput:
+    name: str
+    images_per_s: dict[int, float]  # batch size -> images per second
+
+
+def images_per_second(run_batch: Callable[[list], Any], images: list, warmup: int, iters: int) -> float:
+    """Images per second of ``run_batch(images)`` (one call on all of them), from the median of ``iters``
+    timed calls after ``warmup``."""
+    for _ in range(warmup):
+        run_batch(images)
+    seconds = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        run_batch(images)
+        seconds.append(time.perf_counter() - start)
+    return len(images) / statistics.median(seconds)
+
+
+def openvino_in_flight(path: Path, threads: int) -> Callable[[list[np.ndarray]], list]:
+    """The exported graph compiled for throughput: a call runs every image with all requests in flight."""
+    settings = {'INFERENCE_PRECISION_HINT': 'f32', 'PERFORMANCE_HINT': 'THROUGHPUT'}
+    if threads:
+        settings['INFERENCE_NUM_THREADS'] = threads
+    compiled = openvino.Core().compile_model(str(path), 'CPU', settings)
+    queue = openvino.AsyncInferQueue(compiled)
+
+    def run(images: list[np.ndarray]) -> list:
+        results = [None] * len(images)
+        queue.set_callback(lambda request, index: results.__setitem__(index, request.results))
+        for index, image in enumerate(images):
+            queue.start_async([image], index)
+        queue.wait_all()
+        return results
+
+    return run
+
+
+def time_project(samples: list[Sample], size: tuple[int, int], warmup: int, iters: int, threads: int,
+                 batch: int) -> tuple[list[Latency], list[Throughput], str]:
+    """PyTorch eager, then ONNX Runtime and OpenVINO with the same weights (whole detector, then the graph
+    alone); then images/s at 1 and ``batch`` images per call; and how the bfloat16 graph agrees."""
     torch.manual_seed(0)
     model = build_project_model('cpu', match_torchvision=False).eval()
     with tempfile.TemporaryDirectory() as folder:
-        detector = OnnxDetector(export_same_weights(model, size, Path(folder)), threads)
-    input_name = detector.session.get_inputs()[0].name
+        exported = export_same_weights(model, size, Path(folder))
+        detector, vino = OnnxDetector(exported, threads), OpenVinoDetector(exported, threads)
+        bf16 = OpenVinoDetector(exported, threads, precision='bf16')
+        in_flight = openvino_in_flight(exported, threads)
     images = [sample.image for sample in samples]
     with torch.no_grad():
         eager = time_per_image('PyTorch eager (mmdet)', detections_of,
                                [project_side(PROJECT, model, [sample], 'cpu') for sample in samples],
                                warmup, iters)
-    return [eager,
-            time_per_image('ONNX Runtime (image to pasted masks)', lambda image: len(detector(image)), images,
+    latencies = [eager]
+    runtimes = (('ONNX Runtime', detector), ('OpenVINO float32', vino), ('OpenVINO bfloat16', bf16))
+    for name, runtime in runtimes:
+        latencies += [
+            time_per_image(f'{name} (image to pasted masks)', lambda image, r=runtime: len(r(image)), images,
                            warmup, iters),
-            time_per_image('ONNX Runtime (graph only)',
-                           lambda image: len(detector.session.run(None, {input_name: image})[1]), images,
-                           warmup, iters)]
+            time_per_image(f'{name} (graph only)', lambda image, r=runtime: len(r.run_graph(image)[1]),
+                           images, warmup, iters)]
+    low = Agreement.combined([agreement(vino(image), bf16(image)) for image in images])
+    paired = float(np.mean(low.box_ious >= 0.5)) if low.expected else 1.0
+    summary = (f'OpenVINO bfloat16 against float32 on the {len(images)} images: {paired:.0%} of the '
+               f'{low.expected} detections keep a partner of box IoU >= 0.5; {low}')
+
+    eager_per_second = {}
+    with torch.no_grad():
+        for size in (1, batch):
+            side = project_side(PROJECT, model, (samples * size)[:size], 'cpu')
+            eager_per_second[size] = images_per_second(lambda _, s=side: s.predict_detections(),
+                                                       [None] * size, warmup, iters)
+    throughputs = [Throughput('PyTorch eager (mmdet), one batch', eager_per_second)]
+    batched = (images * batch)[:batch]
+    for name, runtime in (('ONNX Runtime', detector), ('OpenVINO float32', vino)):
+        throughputs.append(Throughput(f'{name}, one image after another', {
+            size: images_per_second(lambda chunk, r=runtime: [r(image) for image in chunk], batched[:size],
+                                    warmup, iters) for size in (1, batch)}))
+    throughputs.append(Throughput('OpenVINO float32, all in flight (graph only)', {
+        size: images_per_second(in_flight, batched[:size], warmup, iters) for size in (1, batch)}))
+    return latencies, throughputs, summary
+
+
+def format_throughput(throughputs: list[Throughput], batch: int) -> str:
+    lines = [f'{"backend":<48}{"img/s, 1":>10}{f"img/s, {batch}":>12}']
+    for item in throughputs:
+        lines.append(f'{item.name:<48}{item.images_per_s[1]:>10.2f}{item.images_per_s[batch]:>12.2f}')
+    return '\n'.join(lines)
 
 
 def time_torchvision(samples: list[Sample], warmup: int, iters: int) -> Latency:
@@ -166,17 +246,23 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     warnings.filterwarnings('ignore')
     samples = load_samples(args.data_root, args.images, args.size)
-    latencies = time_project(samples, args.size, args.warmup, args.iters, args.threads)
+    latencies, throughputs, bf16_summary = time_project(samples, args.size, args.warmup, args.iters,
+                                                        args.threads, args.batch)
     if torchvision is not None:
         latencies.append(time_torchvision(samples, args.warmup, args.iters))
     load = ', '.join(f'{value:.2f}' for value in os.getloadavg())
-    versions = (f'torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, '
-                f'torchvision {torchvision.__version__ if torchvision else "not run"}')
+    versions = (f'torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, openvino '
+                f'{openvino.__version__.split("-")[0]}, torchvision '
+                f'{torchvision.__version__ if torchvision else "not run"}')
     setup = (f'cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average '
              f'{load} at the end), {args.threads} threads, {versions} | {len(samples)} images of '
              f'{args.size[0]}x{args.size[1]} from {args.data_root}, one at a time, {args.warmup} warm-up + '
              f'{args.iters} timed passes (medians)')
     print(format_report(latencies, setup))
+    print()
+    print(format_throughput(throughputs, args.batch))
+    print()
+    print(bf16_summary)
 
 
 if __name__ == '__main__':

@@ -24,6 +24,9 @@ class DataError(UserError, ValueError):
         self.problem = problem
         super().__init__(f'{self.path}: {problem}')
 
+    def __reduce__(self) -> tuple:  # pickled by path and problem (the validator's worker processes send it)
+        return type(self), (self.path, self.problem)
+
 
 class MissingFileError(UserError, FileNotFoundError):
     """A file or folder the user named (a config, checkpoint, model, image) does not exist."""

@@ -107,18 +107,19 @@ def data_options(args: argparse.Namespace) -> dict:
 
 
 # What each inference backend takes before its inputs (tools/infer.py, tools/serve.py).
-BACKEND_FILES = {'pytorch': ('CONFIG', 'CHECKPOINT'), 'onnxruntime': ('MODEL.onnx',)}
+BACKEND_FILES = {'pytorch': ('CONFIG', 'CHECKPOINT'), 'onnxruntime': ('MODEL.onnx',),
+                 'openvino': ('MODEL.onnx',)}
 
 
 def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     """--backend and what a backend takes besides its files: --device, --threads, and the data flags that
     rebuild the config as trained (pytorch)."""
     parser.add_argument('--backend', choices=list(BACKEND_FILES), default='pytorch',
-                        help='pytorch: MMDetection on CONFIG + CHECKPOINT; onnxruntime: an ONNX file written '
-                             'by tools/export_onnx.py, run by ONNX Runtime on the CPU')
+                        help='pytorch: MMDetection on CONFIG + CHECKPOINT; onnxruntime, openvino: an ONNX '
+                             'file written by tools/export_onnx.py, run by that runtime on the CPU')
     parser.add_argument('--device', help="pytorch: e.g. 'cuda:0' or 'cpu' (default: GPU when available)")
     parser.add_argument('--threads', type=int,
-                        help='onnxruntime: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
+                        help='onnxruntime, openvino: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
     add_data_arguments(parser)  # pytorch: the config as trained (--classes when training had them)
 
 
@@ -126,6 +127,7 @@ def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Det
     """The detector --backend names over its files (BACKEND_FILES), and a header saying what runs."""
     from custom.apis.inference import PyTorchDetector
     from custom.deploy.onnx_runtime import OnnxDetector
+    from custom.deploy.openvino_runtime import OpenVinoDetector
     from custom.engine.runtime import load_config
 
     if args.backend == 'pytorch':
@@ -136,7 +138,8 @@ def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Det
         cfg = load_config(config, args.cfg_options, **data_options(args))
         return PyTorchDetector(cfg, checkpoint, args.device), {
             'backend': 'pytorch', 'config': config, 'checkpoint': checkpoint}
-    return OnnxDetector(files[0], args.threads), {'backend': 'onnxruntime', 'model': files[0]}
+    runtime = OpenVinoDetector if args.backend == 'openvino' else OnnxDetector
+    return runtime(files[0], args.threads), {'backend': args.backend, 'model': files[0]}
 
 
 def detector_and_inputs(args: argparse.Namespace) -> tuple['Detector', list[str], dict]:

@@ -2,6 +2,7 @@
 
     infer.py CONFIG CHECKPOINT INPUT...                  PyTorch (MMDetection), on the GPU when there is one
     infer.py --backend onnxruntime MODEL.onnx INPUT...   ONNX Runtime on the CPU (tools/export_onnx.py)
+    infer.py --backend openvino MODEL.onnx INPUT...      OpenVINO on the CPU, the same file and detections
 
 An input that cannot be read is named in a warning and skipped (exit status 1 at the end); what the folders
 hold besides images is counted as ignored. results.json is rewritten as the run goes, so a run killed midway
@@ -21,11 +22,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Inference on images, image folders or video files',
         usage='%(prog)s [--backend pytorch] CONFIG CHECKPOINT INPUT... [options]\n'
-              '       %(prog)s --backend onnxruntime MODEL.onnx INPUT... [options]')
+              '       %(prog)s --backend onnxruntime|openvino MODEL.onnx INPUT... [options]')
     parser.add_argument('paths', nargs='+', metavar='PATH',
                         help='pytorch: the config the checkpoint was trained with, the checkpoint (.pth), '
-                             'then the inputs; onnxruntime: the exported model (.onnx), then the inputs. '
-                             'Inputs are image files, folders of images, or video files')
+                             'then the inputs; onnxruntime, openvino: the exported model (.onnx), then the '
+                             'inputs. Inputs are image files, folders of images, or video files')
     parser.add_argument('--out-dir', default='work_dirs/infer', help='where overlays and results.json go')
     parser.add_argument('--score-thr', type=float, default=DEFAULT_SCORE_THR,
                         help=f'keep detections scoring at least this (default {DEFAULT_SCORE_THR})')

@@ -2,6 +2,7 @@
 
     serve.py CONFIG CHECKPOINT [--port 8000]                 PyTorch (MMDetection), on the GPU if there is one
     serve.py --backend onnxruntime MODEL.onnx [--port 8000]  ONNX Runtime on the CPU (tools/export_onnx.py)
+    serve.py --backend openvino MODEL.onnx [--port 8000]     OpenVINO on the CPU, the same file and detections
 
 The app is custom/serving/app.py over the Detector tools/infer.py uses; docs/serving.md has the API.
 """
@@ -32,10 +33,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Serve a detector over HTTP (docs/serving.md)',
         usage='%(prog)s [--backend pytorch] CONFIG CHECKPOINT [options]\n'
-              '       %(prog)s --backend onnxruntime MODEL.onnx [options]')
+              '       %(prog)s --backend onnxruntime|openvino MODEL.onnx [options]')
     parser.add_argument('files', nargs='+', metavar='FILE',
                         help='pytorch: the config the checkpoint was trained with and the checkpoint (.pth); '
-                             'onnxruntime: the exported model (.onnx)')
+                             'onnxruntime, openvino: the exported model (.onnx)')
     add_backend_arguments(parser)
     server = parser.add_argument_group('server')
     server.add_argument('--host', default='127.0.0.1',
@@ -75,10 +76,10 @@ def checked_limits(args: argparse.Namespace) -> Limits:
             raise ConfigError(f'--{name.replace("_", "-")} must be positive, got {getattr(args, name)}')
     if args.queue < 0:
         raise ConfigError(f'--queue must be 0 or more, got {args.queue}')
-    if args.parallel > 1 and args.backend == 'pytorch':
-        raise ConfigError('--parallel above 1 needs --backend onnxruntime: an MMDetection model is run by '
-                          'one thread at a time (inference_detector is not known to be thread-safe); use '
-                          '--workers for more PyTorch models')
+    if args.parallel > 1 and args.backend != 'onnxruntime':
+        raise ConfigError(f'--parallel above 1 needs --backend onnxruntime: --backend {args.backend} runs '
+                          'one call at a time (inference_detector and an OpenVINO infer request are not safe '
+                          'to share between threads); use --workers for more models')
     files = BACKEND_FILES[args.backend]
     if len(args.files) != len(files):
         raise ConfigError(f'--backend {args.backend} takes {" ".join(files)}, got {len(args.files)} files')
@@ -115,11 +116,9 @@ def model_info(detector, header: dict) -> dict:
         runtime = {'mmdet': mmdet.__version__, 'torch': torch.__version__,
                    'device': str(next(detector.model.parameters()).device)}
     else:
-        import onnxruntime
-
         info['input'] = {'scale': list(detector.scale), 'keep_ratio': detector.keep_ratio}
         info['masks'] = detector.mask_threshold is not None
-        runtime = {'onnxruntime': onnxruntime.__version__}
+        runtime = {header['backend']: metadata.version(header['backend'])}
     try:
         project = metadata.version('mmdet-pennfudan')
     except metadata.PackageNotFoundError:

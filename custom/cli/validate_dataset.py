@@ -8,6 +8,7 @@
         --data-prefix img=images/
     python tools/validate_dataset.py labelme data/my_labelme --classes person car
     python tools/validate_dataset.py --config configs/mixed_pedestrian_maskrcnn.py
+    python tools/validate_dataset.py coco data/big_coco --split annotations/train.json --workers 4
 
 Ends with 'N images checked: E errors, W warnings'; exit status 1 when there are errors.
 """
@@ -29,9 +30,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--data-root', help='with --config: the data folder of every dataset of the config')
     parser.add_argument('--cfg-options', nargs='+', action=KeyValueAction, help='override config settings')
     parser.add_argument('--errors-only', action='store_true', help='do not print warnings (still counted)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help="parse and decode the images in this many processes (the project's data sets: "
+                             'about N times faster on N free cores; default 1)')
     args = parser.parse_args(argv)
     if bool(args.config) == bool(args.source and args.root):
         parser.error('give either SOURCE ROOT or --config CONFIG')
+    if args.workers < 1:
+        parser.error(f'--workers must be at least 1, got {args.workers}')
     return args
 
 
@@ -40,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.config:
         cfg = load_config(args.config, args.cfg_options, data_root=args.data_root, classes=args.classes)
-        reports = validate_config(cfg, args.config)
+        reports = validate_config(cfg, args.config, args.workers)
     else:
-        reports = [validate_source(source_config_from_args(args), f'{args.source} {args.root}')]
+        reports = [validate_source(source_config_from_args(args), f'{args.source} {args.root}', args.workers)]
     return print_report(reports, sys.stdout, show_warnings=not args.errors_only)
 
 

@@ -45,6 +45,7 @@ def source_images(dataset_cfg: dict, with_classes: bool = False) -> SourceImages
     if not with_classes:
         return SourceImages(stems, dataset.location())
     names, classes = dataset.metainfo['classes'], {}
+    dataset.check_images = False  # the classes are in the annotations; the validator checks the images
     for key in dataset.all_keys():
         try:
             instances = dataset.parse_image(key).info['instances']

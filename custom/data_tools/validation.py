@@ -65,14 +65,15 @@ class SourceReport:
         return sum(f.severity == severity for f in self.findings)
 
 
-def validate_dataset(dataset, name: str) -> SourceReport:
-    """Checks every image of a dataset built with ``lazy_init=True``; never raises for data problems."""
+def validate_dataset(dataset, name: str, workers: int = 1) -> SourceReport:
+    """Checks every image of a dataset built with ``lazy_init=True`` (in ``workers`` processes); never raises
+    for data problems."""
     report = SourceReport(name)
     if not isinstance(dataset, ProjectDataset):
         return _validate_loaded(dataset, report)
     dataset.check_images = 'decode'
     try:
-        images = dataset.parse_images()
+        images = dataset.parse_images(workers)
     except (DataError, ValueError, TypeError, OSError) as err:
         report.add('error', err)
         return report
@@ -156,7 +157,7 @@ def _validate_loaded(dataset, report: SourceReport) -> SourceReport:
     return report
 
 
-def validate_source(dataset_cfg: dict, name: str | None = None) -> SourceReport:
+def validate_source(dataset_cfg: dict, name: str | None = None, workers: int = 1) -> SourceReport:
     """Checks the dataset a config entry describes; mmdet's CocoDataset gets the project's COCO json rules."""
     name = name or f'{dataset_cfg.get("type")} {dataset_cfg.get("data_root", "")}'.strip()
     try:
@@ -168,10 +169,10 @@ def validate_source(dataset_cfg: dict, name: str | None = None) -> SourceReport:
     if isinstance(dataset, CocoDataset) and not isinstance(dataset, ProjectDataset):
         loads_masks = bool((load_annotations_step(dataset_cfg) or {}).get('with_mask'))
         dataset = CocoJsonDataset.from_mmdet_dataset(dataset, require_masks=loads_masks)
-    return validate_dataset(dataset, name)
+    return validate_dataset(dataset, name, workers)
 
 
-def validate_config(cfg: Config, config_path: str) -> list[SourceReport]:
+def validate_config(cfg: Config, config_path: str, workers: int = 1) -> list[SourceReport]:
     """Config checks (as before training) plus every distinct dataset of train/val/test dataloaders."""
     config_report = SourceReport(f'config {config_path}')
     for check in CHECKS:
@@ -188,7 +189,7 @@ def validate_config(cfg: Config, config_path: str) -> list[SourceReport]:
         seen.append(identity)
         if not (isinstance(dataset_cfg.get('type'), str) and dataset_class(dataset_cfg)):
             continue  # reported by check_dataset_types
-        reports.append(validate_source(dataset_cfg, f'{where} ({dataset_cfg["type"]})'))
+        reports.append(validate_source(dataset_cfg, f'{where} ({dataset_cfg["type"]})', workers))
     return reports
 
 

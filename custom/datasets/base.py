@@ -20,6 +20,7 @@ that belongs to no class (DontCare, labelme's ``__ignore__``) is one ignored cop
 """
 
 import logging
+import multiprocessing
 from collections import Counter
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ from custom.errors import ConfigError, DataError
 VALIDATOR_HINT = 'the first problem found; tools/validate_dataset.py --config CONFIG lists them all'
 # check_images values: skip the image check, verify the file's structure (cheap, default), decode every pixel.
 IMAGE_CHECKS = (False, True, 'verify', 'decode')
+# Images per task of a worker process (parse_images(workers=N)): a message per 64 parsed images, and at most
+# 64 images' work left to one process at the end.
+PARSE_CHUNK = 64
 
 
 @dataclass
@@ -67,6 +71,33 @@ def check_image_file(path: str | Path, check: bool | str = True) -> None:
                 img.load()
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError, Image.DecompressionBombError) as err:
         raise DataError(path, f'corrupt image data ({err or type(err).__name__})') from None
+
+
+def parse_in_processes(dataset: 'ProjectDataset', keys: list[Hashable],
+                       workers: int) -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
+    """``(key, parsed)`` for every key in order, parsed in a pool of ``workers`` processes (started when the
+    iterator is first read, closed when it is exhausted)."""
+    chunks = [keys[start:start + PARSE_CHUNK] for start in range(0, len(keys), PARSE_CHUNK)]
+
+    def parse_each() -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
+        with multiprocessing.Pool(min(workers, len(chunks)), initializer=_adopt_dataset,
+                                  initargs=(dataset,)) as pool:
+            for parsed in pool.imap(_parse_chunk, chunks):
+                yield from parsed
+
+    return parse_each()
+
+
+_worker_dataset: 'ProjectDataset | None' = None  # the dataset a worker process of parse_in_processes parses
+
+
+def _adopt_dataset(dataset: 'ProjectDataset') -> None:
+    global _worker_dataset
+    _worker_dataset = dataset
+
+
+def _parse_chunk(keys: list[Hashable]) -> list[tuple[Hashable, 'ParsedImage | DataError']]:
+    return [(key, _worker_dataset.parse_or_error(key)) for key in keys]
 
 
 def duplicate_id_errors(infos: list[dict], source: str | Path) -> list[DataError]:
@@ -244,20 +275,23 @@ class ProjectDataset(BaseDetDataset):
             errors.append(error)
         return errors
 
-    def parse_images(self) -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
+    def parse_images(self, workers: int = 1) -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
         """``(key, ParsedImage)``, or ``(key, DataError)`` at the image's first problem, for every key of
         ``image_keys()`` in order, parsed as the iterator is read. The keys are taken at the call, so a
-        problem of the source as a whole (a malformed json, an unknown image in a split file) raises here."""
+        problem of the source as a whole (a malformed json, an unknown image in a split file) raises here.
+        ``workers`` > 1 parses in that many processes (the validator's ``--workers``), each a copy of this
+        dataset with its source indexed (forked, or pickled where processes are spawned)."""
         keys = self.image_keys()
+        if workers > 1 and len(keys) > PARSE_CHUNK:
+            return parse_in_processes(self, keys, workers)
+        return ((key, self.parse_or_error(key)) for key in keys)
 
-        def parse_each() -> Iterator[tuple[Hashable, ParsedImage | DataError]]:
-            for key in keys:
-                try:
-                    yield key, self.parse_image(key)
-                except DataError as error:
-                    yield key, error
-
-        return parse_each()
+    def parse_or_error(self, key: Hashable) -> ParsedImage | DataError:
+        """``parse_image(key)``, or the DataError it raises."""
+        try:
+            return self.parse_image(key)
+        except DataError as error:
+            return error
 
     def load_data_list(self) -> list[dict]:
         """The middle format of every image; raises the first image's DataError (``parse_images``)."""

@@ -18,6 +18,7 @@ from custom.errors import DataError
 # Vertices of a circle or ellipse outline: a 64-gon stays within 0.12% of the radius of the curve
 # (r * (1 - cos(pi / 64))), half a pixel for a radius of 400 px.
 ELLIPSE_VERTICES = 64
+NUMBER_TYPES = frozenset({int, float})  # a json's numbers; bool, str and None are refused
 
 
 def rectangle_polygon(x1: float, y1: float, x2: float, y2: float) -> list[float]:
@@ -40,14 +41,16 @@ def checked_polygon(coords: Sequence, width: int, height: int, path: str | Path,
     """``coords`` (flat x, y, x, y, ...) as floats; DataError naming ``where`` when it has fewer than 3
     points, is not numbers, or covers no pixel of the image (points on one line, a shape retracing itself, a
     polygon outside the image): mmdet would turn such an instance into an ignored one without a word."""
-    if not isinstance(coords, (list, tuple)) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in coords):
+    # type() rather than isinstance: True is an int to isinstance; map() keeps the loops in C (twice as fast,
+    # and a 50,000-image data set checks half a million polygons)
+    if not (isinstance(coords, (list, tuple)) and set(map(type, coords)) <= NUMBER_TYPES
+            and all(map(math.isfinite, coords))):
         raise DataError(path, f'{where}: polygon coordinates must be a list of numbers, got {coords!r:.80}')
     if len(coords) % 2:
         raise DataError(path, f'{where}: polygon has an odd number of coordinates ({len(coords)})')
     if len(coords) < 6:
         raise DataError(path, f'{where}: polygon with {len(coords) // 2} points (a polygon needs at least 3)')
-    coords = [float(v) for v in coords]
+    coords = list(map(float, coords))
     if not mask_utils.area(mask_utils.frPyObjects([coords], height, width))[0]:
         raise DataError(path, f'{where}: polygon covers no pixel of the {width}x{height} image (points on '
                               'one line, or outside the image)')

@@ -67,25 +67,30 @@ def paste_masks(mask_probs: np.ndarray, boxes: np.ndarray, height: int, width: i
     return masks
 
 
+def thread_count(threads: int | None) -> int:
+    """A runtime's CPU threads: ``threads``, else $OMP_NUM_THREADS, else 0 (the runtime picks: all cores)."""
+    return threads or int(os.environ.get('OMP_NUM_THREADS', 0))
+
+
 class OnnxDetector:
     """An exported detector: ``detector(image, score_thr)`` -> the Detections scoring at least score_thr in a
-    BGR uint8 image (as cv2.imread gives)."""
+    BGR uint8 image (as cv2.imread gives). Another runtime (custom/deploy/openvino_runtime.py) overrides
+    ``load_graph`` and ``run_graph``; everything around the graph stays here."""
+
+    RUNTIME = 'ONNX Runtime'
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
         path = Path(path)
         if not path.is_file():
             raise MissingFileError(f'{path}: no such ONNX model')
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or int(os.environ.get('OMP_NUM_THREADS', 0))
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
-        except Exception as error:  # onnxruntime raises its own exception types for unreadable files
-            raise DataError(path, f'ONNX Runtime cannot load it ({error})') from error
-        meta = self.session.get_modelmeta().custom_metadata_map
+            meta, outputs = self.load_graph(path, thread_count(threads))
+        except Exception as error:  # each runtime raises its own exception types for unreadable files
+            raise DataError(path, f'{self.RUNTIME} cannot load it ({error})') from error
         if meta.get('format') != METADATA_FORMAT:
             raise DataError(path, 'not a model written by tools/export_onnx.py (its metadata has no '
                                   f'format={METADATA_FORMAT!r}); export it with that tool')
-        with_mask = len(self.session.get_outputs()) > 3  # boxes, scores, labels (, mask_probs)
+        with_mask = outputs > 3  # boxes, scores, labels (, mask_probs)
         missing = [key for key in ('classes', 'resize', *['mask_thr_binary'] * with_mask) if key not in meta]
         if missing:
             raise DataError(path, f'its metadata lacks {", ".join(missing)} (tools/export_onnx.py writes '
@@ -104,11 +109,23 @@ class OnnxDetector:
             raise DataError(path, f'its metadata cannot be read ({type(error).__name__}: {error}): export it '
                                   'again with tools/export_onnx.py') from error
         self.path = path
+
+    def load_graph(self, path: Path, threads: int) -> tuple[dict[str, str], int]:
+        """Loads the graph for ``run_graph`` on ``threads`` CPU threads (0: all); returns the file's metadata
+        and the number of outputs of the graph."""
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
         self.input_name = self.session.get_inputs()[0].name
+        return self.session.get_modelmeta().custom_metadata_map, len(self.session.get_outputs())
+
+    def run_graph(self, image: np.ndarray) -> list[np.ndarray]:
+        """The graph's outputs (boxes, scores, labels, mask probabilities) for one resized image."""
+        return self.session.run(None, {self.input_name: image})
 
     def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
         resized, (w_scale, h_scale) = resize_like_test_pipeline(image, self.scale, self.keep_ratio)
-        outputs = self.session.run(None, {self.input_name: resized})
+        outputs = self.run_graph(resized)
         keep = outputs[1] >= score_thr
         boxes, scores, labels, *mask_probs = (output[keep] for output in outputs)
         boxes = boxes / np.array([w_scale, h_scale, w_scale, h_scale], np.float32)

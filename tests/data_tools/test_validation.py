@@ -1,5 +1,6 @@
 """Dataset validation: every problem with its file, the same checks as loading, early training errors."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ from PIL import Image
 import custom.datasets  # noqa: F401  (registers the dataset types)
 from custom.cli.arguments import source_config
 from custom.data_tools.validation import validate_source
+from custom.datasets import base
 from custom.datasets.base import VALIDATOR_HINT, check_image_file
-from custom.datasets.pennfudan import parse_annotation
+from custom.datasets.pennfudan import PennFudanDataset, parse_annotation
 from custom.errors import DataError
 from tests.helpers.assertions import assert_findings
 from tests.helpers.source_writers import (
@@ -76,6 +78,30 @@ def test_validator_reports_every_problem_of_every_pennfudan_image_with_its_file(
         ('warning', 'PNGImages/FudanPed00006.png', 'no instances'),
     })
     assert (report.count('error'), report.count('warning')) == (3, 2)
+
+
+def test_validator_in_worker_processes_finds_what_one_process_finds_in_the_same_order(broken_pennfudan,
+                                                                                      monkeypatch):
+    cfg = source_config('pennfudan', broken_pennfudan)
+    one = validate_source(cfg)
+    monkeypatch.setattr(base, 'PARSE_CHUNK', 2)  # 6 images: 3 tasks for the pool
+    parse_image = PennFudanDataset.parse_image
+
+    def parse_and_sign(self, key):  # a worker is a fork of this process: it parses with this method
+        parsed = parse_image(self, key)
+        parsed.info['parsed_by'] = os.getpid()
+        return parsed
+
+    monkeypatch.setattr(PennFudanDataset, 'parse_image', parse_and_sign)
+    several = validate_source(cfg, workers=3)
+    assert (several.images, several.findings, several.targets) == (one.images, one.findings, one.targets)
+    assert one.count('error') == 3
+    parsed = list(build(dict(cfg, lazy_init=True)).parse_images(workers=3))
+    assert [key for key, _ in parsed] == sorted(key for key, _ in parsed)  # in order
+    problems = [result.problem for _, result in parsed if isinstance(result, DataError)]  # sent back pickled
+    assert problems[0].startswith('corrupt image data') and problems[1] == 'mask file not found'
+    signed = {result.info['parsed_by'] for _, result in parsed if not isinstance(result, DataError)}
+    assert signed and os.getpid() not in signed
 
 
 def test_dataset_load_stops_at_the_first_problem_with_the_validators_message(broken_pennfudan):

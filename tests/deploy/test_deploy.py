@@ -1,4 +1,5 @@
-"""ONNX export (tools/export_onnx.py) and ONNX Runtime inference (tools/infer.py --backend onnxruntime)."""
+"""ONNX export (tools/export_onnx.py) and its inference by ONNX Runtime and OpenVINO (tools/infer.py --backend
+onnxruntime, openvino)."""
 
 import json
 from pathlib import Path
@@ -18,6 +19,7 @@ from custom.cli import export_onnx, infer
 from custom.deploy.export import export_onnx as export_model
 from custom.deploy.export import unsupported_parts
 from custom.deploy.onnx_runtime import METADATA_FORMAT, OnnxDetector, paste_masks, resize_like_test_pipeline
+from custom.deploy.openvino_runtime import OpenVinoDetector
 from custom.deploy.parity import Agreement, agreement
 from custom.engine.runtime import load_config
 from custom.errors import DataError
@@ -292,6 +294,19 @@ def test_masks_are_pasted_as_mmdet_pastes_them_on_the_cpu():
     assert ours[:3].any(axis=(1, 2)).all()
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_PENNFUDAN.is_dir(), reason='real Penn-Fudan data not found in ../shared/data')
+def test_openvino_gives_onnx_runtimes_detections_on_real_pennfudan_images(exported):
+    onnxruntime, openvino = OnnxDetector(exported), OpenVinoDetector(exported)
+    assert (openvino.classes, openvino.scale, openvino.mask_threshold) == (
+        onnxruntime.classes, onnxruntime.scale, onnxruntime.mask_threshold)
+    for path in sorted((REAL_PENNFUDAN / 'PNGImages').glob('*.png'))[::60]:  # 3 images of 3 sizes
+        image = cv2.imread(str(path))
+        expected = onnxruntime(image)
+        result = agreement(expected, openvino(image))
+        assert result.ok and len(expected) > 0, f'{path.name}: {result}'
+
+
 @pytest.mark.parametrize('keep_ratio', [True, False])
 @pytest.mark.parametrize('shape', [(536, 559), (311, 420), (128, 160), (50, 400)])
 def test_resize_matches_the_test_pipeline(shape, keep_ratio):
@@ -347,6 +362,23 @@ def test_onnx_detector_names_the_metadata_a_file_lacks_or_cannot_be_read(tmp_pat
         with pytest.raises(DataError, match='broken.onnx: its metadata cannot be read'):
             OnnxDetector(broken)
     assert infer.main(['--backend', 'onnxruntime', str(partial), str(tmp_path / 'street.jpg')]) == 1
+    assert f'error: {partial}: its metadata lacks classes, mask_thr_binary' in capsys.readouterr().err
+
+
+def test_openvino_reads_the_same_metadata_and_refuses_the_same_files(tmp_path, capsys):
+    complete = {'classes': '["pedestrian"]', 'resize': '{"scale": [160, 128], "keep_ratio": true}',
+                'mask_thr_binary': '0.5'}
+    detector = OpenVinoDetector(fake_export(tmp_path / 'complete.onnx', complete))
+    assert (detector.classes, detector.scale, detector.keep_ratio, detector.mask_threshold) == (
+        ('pedestrian',), (160, 128), True, 0.5)
+    partial = fake_export(tmp_path / 'partial.onnx', {'resize': complete['resize']})
+    with pytest.raises(DataError, match=r'partial.onnx: its metadata lacks classes, mask_thr_binary \('):
+        OpenVinoDetector(partial)
+    broken = tmp_path / 'broken.onnx'
+    broken.write_bytes(b'not onnx')
+    with pytest.raises(DataError, match='broken.onnx: OpenVINO cannot load it'):
+        OpenVinoDetector(broken)
+    assert infer.main(['--backend', 'openvino', str(partial), str(tmp_path / 'street.jpg')]) == 1
     assert f'error: {partial}: its metadata lacks classes, mask_thr_binary' in capsys.readouterr().err
 
 

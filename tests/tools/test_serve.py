@@ -13,10 +13,11 @@ from tests.helpers.tool_runs import DEMO_CONFIG
     (['--backend', 'onnxruntime', 'missing.onnx'], 'missing.onnx: no such ONNX model'),
     ([DEMO_CONFIG, 'model.onnx'], 'model.onnx is an ONNX model: run it with --backend onnxruntime'),
     ([DEMO_CONFIG, 'x.pth', '--parallel', '2'], '--parallel above 1 needs --backend onnxruntime'),
+    (['--backend', 'openvino', 'm.onnx', '--parallel', '2'], 'onnxruntime: --backend openvino runs one call'),
     ([DEMO_CONFIG, 'x.pth', '--queue', '-1'], '--queue must be 0 or more'),
     ([DEMO_CONFIG, 'x.pth', '--max-pixels', '0'], '--max-pixels must be positive'),
 ], ids=['missing-checkpoint', 'no-checkpoint', 'missing-onnx', 'onnx-as-checkpoint', 'parallel-pytorch',
-        'negative-queue', 'zero-pixels'])
+        'parallel-openvino', 'negative-queue', 'zero-pixels'])
 def test_mistake_is_one_error_line(argv, message, capsys):
     assert serve.main(argv) == 1
     error = capsys.readouterr().err

@@ -40,6 +40,7 @@ test_dataloader = val_dataloader
 
 # Ignored instances reach the metric as iscrowd=1: detections on them are neither hits nor false positives.
 # PerClassCocoMetric is CocoMetric plus one AP per class (coco/bbox_AP_<class>) when there are several,
-# listed after the means so the first metric stays the mean AP the run is judged by (custom/evaluation/).
+# listed after the means so the first metric stays the mean AP the run is judged by (custom/evaluation/);
+# evaluated by faster-coco-eval, which gives pycocotools' numbers faster (backend='pycocotools' for theirs).
 val_evaluator = dict(type='PerClassCocoMetric', metric=['bbox'], ann_file=None, classwise=True)
 test_evaluator = val_evaluator
