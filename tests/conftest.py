@@ -8,7 +8,8 @@ from mmengine.registry import DefaultScope
 
 from tests.helpers.source_writers import make_pennfudan
 
-pytest_plugins = ['tests.helpers.fake_server']  # `server` and `dead_url` fixtures
+pytest_plugins = ['tests.helpers.fake_server',  # `server` and `dead_url` fixtures
+                  'tests.helpers.browser']  # `browser`: headless Chromium
 # The session fixture of tests/serving/conftest.py: one real server process for every file that uses it.
 SHARED_SERVER = 'served'
 

@@ -2,18 +2,16 @@
 Chromium, opened from disk (file://, no server) as a user opens it: the cards, the kind and class filters,
 the sort order, the crops and the links to the images."""
 
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from custom.cli.find_label_errors import main
+from tests.helpers.browser import requires_chromium
 from tests.helpers.label_error_cases import CLASSES, write_cases
 
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason='no chromium on PATH (Debian: apt-get install -y '
-                                                         'chromium; .ci/run installs it)')
+pytestmark = requires_chromium
 
 
 @pytest.fixture(scope='module')
@@ -24,15 +22,6 @@ def review_page(tmp_path_factory) -> Path:
     assert main([str(write_cases(root)), '--out-dir', str(root / 'out'), '--classes', *CLASSES]) == 0
     return root / 'out' / 'review.html'
 
-
-@pytest.fixture(scope='module')
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -2,27 +2,16 @@
 drop an image or choose a file, see the overlay and the detections table, or the server's message."""
 
 import base64
-import shutil
 
 import httpx
 import pytest
 
+from tests.helpers.browser import requires_chromium
 from tests.serving.conftest import API_KEY
 
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason='no chromium on PATH (Debian: apt-get install -y '
-                                                         'chromium; .ci/run installs it)')
+pytestmark = requires_chromium
 WAIT_MS = 120_000  # one prediction on 2 loaded cores
 
-
-@pytest.fixture(scope='module')
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=['--no-sandbox'])
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
