@@ -142,6 +142,22 @@ def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Det
     return runtime(files[0], args.threads), {'backend': args.backend, 'model': files[0]}
 
 
+def model_and_inputs_parser(description: str, inputs: str,
+                            options: str = '[options]') -> argparse.ArgumentParser:
+    """A parser whose positionals are the model's files, as --backend takes them (BACKEND_FILES), then the
+    inputs (``inputs`` says what they may be); ``detector_and_inputs`` splits them. Backend flags included."""
+    parser = argparse.ArgumentParser(
+        description=description,
+        usage=f'%(prog)s [--backend pytorch] CONFIG CHECKPOINT INPUT... {options}\n'
+              f'       %(prog)s --backend onnxruntime|openvino MODEL.onnx INPUT... {options}')
+    parser.add_argument('paths', nargs='+', metavar='PATH',
+                        help='pytorch: the config the checkpoint was trained with, the checkpoint (.pth), '
+                             'then the inputs; onnxruntime, openvino: the exported model (.onnx), then the '
+                             f'inputs. Inputs are {inputs}')
+    add_backend_arguments(parser)
+    return parser
+
+
 def detector_and_inputs(args: argparse.Namespace) -> tuple['Detector', list[str], dict]:
     """``args.paths`` as the files --backend takes (BACKEND_FILES) and then at least one input: the
     detector, the inputs, and the header that says what runs."""

@@ -13,24 +13,17 @@ import argparse
 import sys
 
 from custom.apis.inference import run_inference
-from custom.cli.arguments import add_backend_arguments, detector_and_inputs
+from custom.cli.arguments import detector_and_inputs, model_and_inputs_parser
 from custom.errors import report_user_errors
 from custom.evaluation.matching import DEFAULT_SCORE_THR
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Inference on images, image folders or video files',
-        usage='%(prog)s [--backend pytorch] CONFIG CHECKPOINT INPUT... [options]\n'
-              '       %(prog)s --backend onnxruntime|openvino MODEL.onnx INPUT... [options]')
-    parser.add_argument('paths', nargs='+', metavar='PATH',
-                        help='pytorch: the config the checkpoint was trained with, the checkpoint (.pth), '
-                             'then the inputs; onnxruntime, openvino: the exported model (.onnx), then the '
-                             'inputs. Inputs are image files, folders of images, or video files')
+    parser = model_and_inputs_parser('Inference on images, image folders or video files',
+                                     'image files, folders of images, or video files')
     parser.add_argument('--out-dir', default='work_dirs/infer', help='where overlays and results.json go')
     parser.add_argument('--score-thr', type=float, default=DEFAULT_SCORE_THR,
                         help=f'keep detections scoring at least this (default {DEFAULT_SCORE_THR})')
-    add_backend_arguments(parser)
     return parser.parse_args(argv)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from custom.cli.arguments import BACKEND_FILES, add_backend_arguments, detector_and_inputs
+from custom.cli.arguments import BACKEND_FILES, detector_and_inputs, model_and_inputs_parser
 from custom.data_engine.pre_annotate import ProcessGroup, pre_annotate, summary_lines
 from custom.datasets.drafts import DRAFT_FORMATS
 from custom.engine.distributed import join_launched_group
@@ -31,14 +31,9 @@ CACHE_FOLDER = '.pre_annotate_cache'
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description='Draft annotations of images by a trained model, for a labelling tool',
-        usage='%(prog)s [--backend pytorch] CONFIG CHECKPOINT INPUT... --format FORMAT --out OUT [options]\n'
-              '       %(prog)s --backend onnxruntime MODEL.onnx INPUT... --format FORMAT --out OUT [options]')
-    parser.add_argument('paths', nargs='+', metavar='PATH',
-                        help='pytorch: the config the checkpoint was trained with, the checkpoint (.pth), '
-                             'then the inputs; onnxruntime: the exported model (.onnx), then the inputs. '
-                             'Inputs are image files or folders of images')
+    parser = model_and_inputs_parser(
+        'Draft annotations of images by a trained model, for a labelling tool',
+        'image files or folders of images', '--format FORMAT --out OUT [options]')
     parser.add_argument('--format', required=True, choices=DRAFT_FORMATS,
                         help='labelme: a json per image in the --out folder; coco: one instances json (CVAT '
                              '"COCO 1.0"); labelstudio: a tasks json with predictions; via: a VIA 2 project')
@@ -62,7 +57,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cache', type=Path,
                         help=f'folder of the prediction cache (default: {CACHE_FOLDER}/ beside --out); a '
                              'subfolder per model and prediction settings')
-    add_backend_arguments(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help='pytorch: one of the processes torchrun started (tools/dist_pre_annotate.sh)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
