@@ -9,6 +9,7 @@ imports it shares with every step, and with them):
 
     construct:<format>   the dataset a training run builds (parse, image checks, mmengine's serialisation)
     validate:<format>@N  tools/validate_dataset.py on the source (decodes every image) in N processes
+    make:<n>             making the synthetic set (once per size; not in the table)
     make_splits          tools/make_splits.py --val-fraction 0.2 (parses every image for its classes)
     kfold_splits         the 5 fold split files tools/kfold.py writes (custom/data_tools/splitting.py)
     evaluate:<iou>:<backend>  COCO evaluation of predictions.json as CocoMetric runs it (evaluate_results in
@@ -97,6 +98,10 @@ def run_step(step: str, root: Path, watch: Stopwatch) -> dict:
     """Runs one step in this process between ``watch.start()`` and ``watch.stop()`` (what is prepared before
     or counted after is not timed); returns what it reports (counts, summaries)."""
     kind, _, detail = step.partition(':')
+    if kind == 'make':
+        watch.start()
+        make_synthetic(root, int(detail))
+        return {}
     if kind == 'construct':
         from custom.datasets.builder import build_dataset
 
@@ -156,19 +161,28 @@ def run_step(step: str, root: Path, watch: Stopwatch) -> dict:
     raise SystemExit(f'unknown step {step!r}')
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory: Linux's VmHWM, which starts again at exec (``ru_maxrss`` keeps the
+    parent's peak across it); ``ru_maxrss`` elsewhere."""
+    status = Path('/proc/self/status')
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def step_in_this_process(step: str, root: Path) -> None:
     """Prints one json line: the step's wall time, peak memory and what it reports."""
     import custom.datasets  # noqa: F401  (the imports every step shares, before the baseline)
     import custom.evaluation  # noqa: F401
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = peak_memory_mb()
     watch = Stopwatch()
     report = run_step(step, root, watch)
-    watch.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps(dict(seconds=watch.seconds, cpu_seconds=watch.cpu_seconds, peak_mb=peak,
-                          baseline_mb=baseline, largest_child_mb=children, **report)))
+    watch.stop()  # the validator's workers are forks of this process: their pages are mostly its own
+    print(json.dumps(dict(seconds=watch.seconds, cpu_seconds=watch.cpu_seconds, peak_mb=peak_memory_mb(),
+                          baseline_mb=baseline, **report)))
 
 
 def measure(step: str, root: Path) -> dict:
@@ -256,9 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         root = args.data_root / str(n)
         per_size = results.setdefault(str(n), {})
         if not (root / 'predictions.pkl').is_file():
-            started, load = time.perf_counter(), os.getloadavg()
-            make_synthetic(root, n)
-            per_size['make'] = dict(seconds=time.perf_counter() - started, load_before=load)
+            per_size['make'] = measure(f'make:{n}', root)
+            save(results, results_path)
         for step in steps_for(args.workers):
             if args.only and not any(step.startswith(name) for name in args.only):
                 continue
