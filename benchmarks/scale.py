@@ -7,6 +7,8 @@ with RLE masks, labelme, VIA, and predictions) is made once under ``DATA_ROOT/<s
 in a fresh process, which reports its wall time and its peak resident memory (the process's, after the
 imports it shares with every step, and with them):
 
+    image_sizes:<how>    every image's size read from its header (read_image_size) or by decoding it (cv2);
+                         on another folder of images: --step image_sizes:header --data-root FOLDER
     construct:<format>   the dataset a training run builds (parse, image checks, mmengine's serialisation)
     validate:<format>@N  tools/validate_dataset.py on the source (decodes every image) in N processes
     make:<n>             making the synthetic set (once per size; not in the table)
@@ -37,7 +39,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
+
 from benchmarks.synthetic import CLASSES, make_synthetic
+from custom.datasets.images import IMAGE_SUFFIXES, read_image_size
 
 FORMATS = ('coco_polygon', 'coco_rle', 'labelme', 'via')
 IOU_TYPES = ('bbox', 'segm')
@@ -102,6 +107,16 @@ def run_step(step: str, root: Path, watch: Stopwatch) -> dict:
         watch.start()
         make_synthetic(root, int(detail))
         return {}
+    if kind == 'image_sizes':  # the data sets' way (the header) against decoding, over every image
+        folder = root / 'images' if (root / 'images').is_dir() else root
+        paths = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        watch.start()
+        if detail == 'header':
+            sizes = [read_image_size(path) for path in paths]
+        else:
+            sizes = [cv2.imread(str(path)).shape[1::-1] for path in paths]
+        watch.stop()
+        return dict(images=len(paths), distinct_sizes=len(set(map(tuple, sizes))))
     if kind == 'construct':
         from custom.datasets.builder import build_dataset
 
@@ -198,7 +213,7 @@ def measure(step: str, root: Path) -> dict:
 
 
 def steps_for(workers: int) -> list[str]:
-    steps = [f'construct:{fmt}' for fmt in FORMATS]
+    steps = ['image_sizes:header', 'image_sizes:decode'] + [f'construct:{fmt}' for fmt in FORMATS]
     steps += [f'validate:{fmt}@1' for fmt in FORMATS]
     if workers > 1:
         steps += [f'validate:{fmt}@{workers}' for fmt in FORMATS]
