@@ -7,8 +7,11 @@ with RLE masks, labelme, VIA, and predictions) is made once under ``DATA_ROOT/<s
 in a fresh process, which reports its wall time and its peak resident memory (the process's, after the
 imports it shares with every step, and with them):
 
+    image_sizes:<how>    every image's size read from its header (read_image_size) or by decoding it (cv2);
+                         on another folder of images: --step image_sizes:header --data-root FOLDER
     construct:<format>   the dataset a training run builds (parse, image checks, mmengine's serialisation)
     validate:<format>@N  tools/validate_dataset.py on the source (decodes every image) in N processes
+    make:<n>             making the synthetic set (once per size; not in the table)
     make_splits          tools/make_splits.py --val-fraction 0.2 (parses every image for its classes)
     kfold_splits         the 5 fold split files tools/kfold.py writes (custom/data_tools/splitting.py)
     evaluate:<iou>:<backend>  COCO evaluation of predictions.json as CocoMetric runs it (evaluate_results in
@@ -36,7 +39,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
+
 from benchmarks.synthetic import CLASSES, make_synthetic
+from custom.datasets.images import IMAGE_SUFFIXES, read_image_size
 
 FORMATS = ('coco_polygon', 'coco_rle', 'labelme', 'via')
 IOU_TYPES = ('bbox', 'segm')
@@ -97,6 +103,20 @@ def run_step(step: str, root: Path, watch: Stopwatch) -> dict:
     """Runs one step in this process between ``watch.start()`` and ``watch.stop()`` (what is prepared before
     or counted after is not timed); returns what it reports (counts, summaries)."""
     kind, _, detail = step.partition(':')
+    if kind == 'make':
+        watch.start()
+        make_synthetic(root, int(detail))
+        return {}
+    if kind == 'image_sizes':  # the data sets' way (the header) against decoding, over every image
+        folder = root / 'images' if (root / 'images').is_dir() else root
+        paths = sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        watch.start()
+        if detail == 'header':
+            sizes = [read_image_size(path) for path in paths]
+        else:
+            sizes = [cv2.imread(str(path)).shape[1::-1] for path in paths]
+        watch.stop()
+        return dict(images=len(paths), distinct_sizes=len(set(map(tuple, sizes))))
     if kind == 'construct':
         from custom.datasets.builder import build_dataset
 
@@ -156,19 +176,28 @@ def run_step(step: str, root: Path, watch: Stopwatch) -> dict:
     raise SystemExit(f'unknown step {step!r}')
 
 
+def peak_memory_mb() -> float:
+    """This process's peak resident memory: Linux's VmHWM, which starts again at exec (``ru_maxrss`` keeps the
+    parent's peak across it); ``ru_maxrss`` elsewhere."""
+    status = Path('/proc/self/status')
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def step_in_this_process(step: str, root: Path) -> None:
     """Prints one json line: the step's wall time, peak memory and what it reports."""
     import custom.datasets  # noqa: F401  (the imports every step shares, before the baseline)
     import custom.evaluation  # noqa: F401
 
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    baseline = peak_memory_mb()
     watch = Stopwatch()
     report = run_step(step, root, watch)
-    watch.stop()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps(dict(seconds=watch.seconds, cpu_seconds=watch.cpu_seconds, peak_mb=peak,
-                          baseline_mb=baseline, largest_child_mb=children, **report)))
+    watch.stop()  # the validator's workers are forks of this process: their pages are mostly its own
+    print(json.dumps(dict(seconds=watch.seconds, cpu_seconds=watch.cpu_seconds, peak_mb=peak_memory_mb(),
+                          baseline_mb=baseline, **report)))
 
 
 def measure(step: str, root: Path) -> dict:
@@ -184,7 +213,7 @@ def measure(step: str, root: Path) -> dict:
 
 
 def steps_for(workers: int) -> list[str]:
-    steps = [f'construct:{fmt}' for fmt in FORMATS]
+    steps = ['image_sizes:header', 'image_sizes:decode'] + [f'construct:{fmt}' for fmt in FORMATS]
     steps += [f'validate:{fmt}@1' for fmt in FORMATS]
     if workers > 1:
         steps += [f'validate:{fmt}@{workers}' for fmt in FORMATS]
@@ -256,9 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         root = args.data_root / str(n)
         per_size = results.setdefault(str(n), {})
         if not (root / 'predictions.pkl').is_file():
-            started, load = time.perf_counter(), os.getloadavg()
-            make_synthetic(root, n)
-            per_size['make'] = dict(seconds=time.perf_counter() - started, load_before=load)
+            per_size['make'] = measure(f'make:{n}', root)
+            save(results, results_path)
         for step in steps_for(args.workers):
             if args.only and not any(step.startswith(name) for name in args.only):
                 continue

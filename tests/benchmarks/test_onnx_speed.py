@@ -28,7 +28,7 @@ def test_project_backends_alone_run_without_torchvision(monkeypatch, capsys, pen
     assert 'torchvision not run | 1 images of 64x48' in report
     latency, throughput, bf16 = report[report.index('\nbackend '):].strip().split('\n\n')
     rows = [line.split() for line in latency.splitlines()[1:]]  # after the header
-    assert [' '.join(row[:-3]) for row in rows] == [
+    assert [' '.join(row[:-4]) for row in rows] == [
         'PyTorch eager (mmdet)', 'ONNX Runtime (image to pasted masks)', 'ONNX Runtime (graph only)',
         'OpenVINO float32 (image to pasted masks)', 'OpenVINO float32 (graph only)',
         'OpenVINO bfloat16 (image to pasted masks)', 'OpenVINO bfloat16 (graph only)']
