@@ -12,10 +12,10 @@ higher = more likely a mistake:
 
 - missing(p)      = s_p * (1 - e_p) for a confident prediction paired with no ground truth that the
                     annotations do not explain, e_p < tau, where e_p = max(max_g u(p, g), the share of p
-                    on annotated pixels of any class): a prediction of part of an annotated object, or of
-                    a group of them, lies on annotated pixels and is no missing object. One on an ignore
-                    region (intersection over its own area >= tau, any class) is never a candidate, and
-                    of two candidates overlapping at tau only the higher-scoring one stays.
+                    on annotated pixels of any class (boxes: inside one annotated box)): a prediction of
+                    part of an annotated object, or (masks) of a group of them, is no missing object. One
+                    on an ignore region (intersection over its own area >= tau, any class) is never a
+                    candidate, and of two candidates overlapping at tau only the higher-scoring one stays.
 - spurious(g)     = 1 - max_p min(1, s_p / sigma) * min(1, u(p, g) / tau) over every prediction of any class
                     and score: 1 when nothing overlaps the object, 0 once a confident prediction covers it.
 - bad_location(g) = s_p * (1 - u(p, g)) for the prediction p paired with g (0 without one): a confident
@@ -179,25 +179,18 @@ def pair_objects(record: ImageRecord, settings: Settings) -> tuple[dict[int, int
     return at_tau, loose
 
 
-def box_rles(boxes: np.ndarray, height: int, width: int) -> list[dict]:
-    """Compressed RLEs of x1y1x2y2 boxes."""
-    xywh = np.asarray(boxes, dtype=np.float64).reshape(-1, 4).copy()
-    xywh[:, 2:] -= xywh[:, :2]
-    return list(mask_utils.frPyObjects(xywh, height, width)) if len(xywh) else []
-
-
 def annotated_share(record: ImageRecord, kind: str, gts: np.ndarray) -> np.ndarray:
-    """(P,) share of each prediction's mask (kind 'segm') or box lying on the union of the given ground-truth
-    objects: the matcher's crowd IoU (intersection over the prediction's area) against that union."""
+    """(P,) share of each prediction lying on the given ground-truth objects, by the matcher's crowd IoU
+    (intersection over the prediction's area): for masks against their union (the annotated pixels), for
+    boxes against each box alone (a union of boxes covers much of a person standing behind others)."""
     n_pred = record.pred_scores.size
     if not n_pred or not gts.size:
         return np.zeros(n_pred)
+    crowd = np.ones(1 if kind == 'segm' else gts.size, dtype=bool)
     if kind == 'segm':
-        preds, union = record.pred_masks, mask_utils.merge([record.gt_masks[g] for g in gts])
-    else:
-        preds = box_rles(record.pred_bboxes, record.height, record.width)
-        union = mask_utils.merge(box_rles(record.gt_bboxes[gts], record.height, record.width))
-    return mask_iou(list(preds), [union], np.ones(1, dtype=bool))[:, 0]
+        union = mask_utils.merge([record.gt_masks[g] for g in gts])
+        return mask_iou(list(record.pred_masks), [union], crowd)[:, 0]
+    return box_iou(record.pred_bboxes, record.gt_bboxes[gts], crowd).max(axis=1)
 
 
 def pred_pred_iou(record: ImageRecord, kind: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
