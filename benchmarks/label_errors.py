@@ -215,15 +215,16 @@ EXPECTED_KIND = {'removed': 'missing', 'shifted': 'bad_location', 'shrunk': 'bad
 
 def found_at(rows: list[Suspect], error: InjectedError) -> tuple[int | None, str | None]:
     """(rank, kind) of the first row that finds the error, (None, None) when no row does: a row on the
-    corrupted object (any kind), or for a removed object a 'missing' row whose prediction covers the object
-    (box IoU >= 0.5)."""
+    corrupted object (any kind), or for a removed object a 'missing' row whose prediction lies mostly on it
+    (at least half the prediction's box inside the object's box: the card shows that object, however
+    loosely a weak model boxes it)."""
     for rank, row in enumerate(rows):
         if row.image != error.image:
             continue
         if error.gt_index is not None and row.object == error.gt_index:
             return rank, row.kind
-        if (error.kind == 'removed' and row.kind == 'missing'
-                and box_iou(np.array([row.pred_box]), np.array([error.true_box]))[0, 0] >= 0.5):
+        if (error.kind == 'removed' and row.kind == 'missing' and box_iou(
+                np.array([row.pred_box]), np.array([error.true_box]), np.ones(1, dtype=bool))[0, 0] >= 0.5):
             return rank, row.kind
     return None, None
 
@@ -250,12 +251,10 @@ def lowest_score_first(errors: LabelErrors) -> list[Suspect]:
 
 
 def recall_table(errors: LabelErrors, injected: list[InjectedError]) -> dict:
-    """Per injected kind and in all: the share of errors found in the first 10% / 20% of the queue, counted
-    in annotations (as many rows as 10% / 20% of the data set's annotations: a review effort that does not
-    depend on how many rows a method makes), in the finder's order, the lowest-score-first baseline's,
-    random order's (its expectation) and the best order's (every error the queue holds first); in the worst
-    10% / 20% of the images by the finder's image quality (and the best such share); and which kind the
-    finder's row gave them."""
+    """Per injected kind and in all: the share of errors found in the first 10% / 20% of the queue's rows in
+    the finder's order, the lowest-score-first baseline's, random order's (its expectation) and the best
+    order's (every error the queue holds first); in the worst 10% / 20% of the images by the finder's image
+    quality (and the best such share); and which kind the finder's row gave them."""
     rows = errors.suspects
     orders = {'finder': rows, 'lowest_score_first': lowest_score_first(errors)}
     ranks = {name: [found_at(order, error) for error in injected] for name, order in orders.items()}
@@ -268,12 +267,12 @@ def recall_table(errors: LabelErrors, injected: list[InjectedError]) -> dict:
         chosen = [i for i, error in enumerate(injected) if kind in ('all', error.kind)]
         entry = {'errors': len(chosen), 'in_queue': sum(ranks['finder'][i][0] is not None for i in chosen)}
         for fraction in FRACTIONS:
-            top = int(np.ceil(fraction * n_annotations))
+            top = int(np.ceil(fraction * n_rows))
             key = f'{int(fraction * 100)}%'
             for name in orders:
                 entry[f'{name}@{key}'] = sum(ranks[name][i][0] is not None and ranks[name][i][0] < top
                                              for i in chosen) / len(chosen)
-            entry[f'random@{key}'] = min(1.0, top / n_rows) * entry['in_queue'] / len(chosen)
+            entry[f'random@{key}'] = top / n_rows * entry['in_queue'] / len(chosen)
             entry[f'best@{key}'] = min(top, entry['in_queue']) / len(chosen)
             top_images = int(np.ceil(fraction * n_images))
             entry[f'images_finder@{key}'] = sum(image_rank[injected[i].image] < top_images
@@ -291,9 +290,8 @@ def recall_table(errors: LabelErrors, injected: list[InjectedError]) -> dict:
 def markdown(result: dict) -> str:
     lines = [f'# Label-error finder on {result["data_root"]} with injected errors', '',
              f'{result["source"]}; k-fold: {result["kfold"]}. Measured {result["measured"]}.', '',
-             'Recall = share of the injected errors in the first 10% / 20% of the queue, counted in '
-             'annotations (as many rows as 10% / 20% of the annotations); best = every error the queue holds '
-             'first.']
+             'Recall = share of the injected errors in the first 10% / 20% of the rows of the queue; best = '
+             'every error the queue holds first.']
     for kind, table in result['recall'].items():
         lines += ['', f'## Compared by {"mask" if kind == "segm" else "box"} IoU (--kind {kind})', '',
                   f'Queue: {table["rows"]} rows (each of the {table["annotations"]} annotations and each '
