@@ -18,7 +18,8 @@ the corrections over the pool); by ``low_confidence`` (1 - the mean score of the
 Studio's "lowest prediction score first") 4.45 (0.40); by flip disagreement (the detections of the mirrored
 image against the plain ones) 5.70 (0.60), for a second inference pass per image. As many corrections
 in its first 20 as flip disagreement at half the inference: this rule is the default; ``low_confidence`` is
-kept for the comparison.
+kept for the comparison. The model trained again with the 20 it picks reached segm mAP 0.263 against 0.248
+with 20 random ones (means of 3 seeds): a gap within the spread of the random runs on that small demo.
 """
 
 from collections.abc import Callable, Sequence
