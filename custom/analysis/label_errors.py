@@ -7,23 +7,30 @@ Per image, predictions ``p`` (score ``s_p``, class ``c_p``) meet the real ground
 only there), else box IoU; ``tau`` the IoU threshold (0.5), ``sigma`` the score from which a prediction is
 confident (DEFAULT_SCORE_THR, 0.3). Pairs come from the project's matcher (custom/evaluation/matching.py): its
 COCO matching at ``tau`` among the confident predictions, then, for what is left on both sides, again at
-``PAIR_IOU`` (0.1), so that a badly drawn box still meets the prediction of its object. Scores lie in [0, 1],
-higher = more likely a mistake:
+``PAIR_IOU`` (0.1), so that the prediction of a badly drawn object is no missing object. Scores lie in
+[0, 1], higher = more likely a mistake:
 
-- missing(p)      = s_p * (1 - e_p) for a confident prediction paired with no ground truth that the
-                    annotations do not explain, e_p < tau, where e_p = max(max_g u(p, g), the share of p
-                    on annotated pixels of any class (boxes: inside one annotated box)): a prediction of
-                    part of an annotated object, or (masks) of a group of them, is no missing object. One
-                    on an ignore region (intersection over its own area >= tau, any class) is never a
-                    candidate, and of two candidates overlapping at tau only the higher-scoring one stays.
+- missing(p)      = s_p * (1 - max_g u(p, g)) for a confident prediction paired with no ground truth that
+                    the annotations do not explain: e_p < tau, where e_p = max(max_g u(p, g), the share of p
+                    on annotated pixels of any class (boxes: inside one annotated box)). The share only
+                    decides whether p is a row (a prediction of part of an annotated object, or with masks
+                    of a group of them, is no missing object); the score is ObjectLab's overlooked score,
+                    1 - the similarity to the closest annotation, weighed by s_p, so that a person standing
+                    half behind an annotated one (much of p on annotated pixels, low IoU with each) keeps
+                    its score. One on an ignore region (intersection over its own area >= tau, any class)
+                    is never a candidate, and of two candidates overlapping at tau only the higher-scoring
+                    one stays.
 - spurious(g)     = 1 - max_p min(1, s_p / sigma) * min(1, u(p, g) / tau) over every prediction of any class
                     and score: 1 when nothing overlaps the object, 0 once a confident prediction covers it.
-- bad_location(g) = s_p * (1 - u(p, g)) for the prediction p paired with g (0 without one): a confident
-                    prediction that disagrees with the outline.
+- bad_location(g) = s_b * (1 - u(b, g)) for b the confident (s >= sigma) prediction of g's class that overlaps
+                    g most (0 without one): ObjectLab's badloc score, 1 - the best similarity to a
+                    prediction of the same class, weighed by that prediction's score. The best overlap, not
+                    the matcher's pair: where a second prediction fits the outline, the model agrees with it.
 - wrong_class(g)  = max_p s_p * (1 - s_same) over confident predictions of another class with u(p, g) >= tau,
                     s_same the score of g's own-class pair at tau (0 without one).
 
-Each object's row takes its largest score and that score's kind; the queue is every row, highest first.
+Each object's row takes its largest score and that score's kind; the queue is every row, highest first
+(rows, not images: an image holds correct objects too, and its pooled quality below ranks the rows worse).
 The image's quality (1 clean, 0 most suspect) pools them as cleanlab's ObjectLab does
 (cleanlab/object_detection/rank.py, ``_get_subtype_label_quality_scores``): per kind a softmin with
 temperature 0.1 over the image's per-object qualities ``1 - score`` (1 when the kind has none), then the
@@ -223,13 +230,16 @@ def score_image(record: ImageRecord, classes: list[str], settings: Settings) -> 
         label = int(record.gt_labels[g])
         kind_scores = {'spurious': float(1.0 - coverage[:, g].max(initial=0.0))}
         pair = pairs.get(int(g))
-        kind_scores['bad_location'] = float(scores[pair] * (1.0 - ious[pair, g])) if pair is not None else 0.0
+        same_class = np.nonzero((record.pred_labels == label) & (scores >= sigma) & (ious[:, g] > 0))[0]
+        located = int(same_class[np.argmax(ious[same_class, g])]) if same_class.size else None
+        kind_scores['bad_location'] = (0.0 if located is None
+                                       else float(scores[located] * (1.0 - ious[located, g])))
         same = scores[at_tau[int(g)]] if int(g) in at_tau else 0.0
         others = np.nonzero((record.pred_labels != label) & (scores >= sigma) & (ious[:, g] >= tau))[0]
         wrong = others[np.argmax(scores[others])] if others.size else None
         kind_scores['wrong_class'] = float(scores[wrong] * (1.0 - same)) if wrong is not None else 0.0
         kind = max(kind_scores, key=kind_scores.get)
-        shown = wrong if kind == 'wrong_class' else pair
+        shown = {'wrong_class': wrong, 'bad_location': located}.get(kind, pair)
         if shown is None and n_pred:  # spurious: show the prediction that overlaps it most, if any
             nearest = int(np.argmax(ious[:, g]))
             shown = nearest if ious[nearest, g] > 0 else None
@@ -245,8 +255,8 @@ def score_image(record: ImageRecord, classes: list[str], settings: Settings) -> 
 
     paired = set(pairs.values())
     on_ignore = (ious[:, ignored] >= tau).any(axis=1) if ignored.size else np.zeros(n_pred, dtype=bool)
-    explained = np.maximum(ious[:, real].max(axis=1, initial=0.0),
-                           annotated_share(record, settings.kind, real))
+    overlap = ious[:, real].max(axis=1, initial=0.0)
+    explained = np.maximum(overlap, annotated_share(record, settings.kind, real))
     candidates = [p for p in np.argsort(-scores, kind='stable') if scores[p] >= sigma and int(p) not in paired
                   and not on_ignore[p] and explained[p] < tau]
     kept: list[int] = []
@@ -254,12 +264,12 @@ def score_image(record: ImageRecord, classes: list[str], settings: Settings) -> 
         if kept and pred_pred_iou(record, settings.kind, np.array([p]), np.array(kept)).max() >= tau:
             continue
         kept.append(int(p))
-        missing = float(scores[p] * (1.0 - explained[p]))
+        missing = float(scores[p] * (1.0 - overlap[p]))
         rows.append(Suspect(
             image=record.img_id, img_path=record.img_path, kind='missing', score=round(missing, 4),
             label=name(int(record.pred_labels[p])), prediction=int(p),
             suggestion=name(int(record.pred_labels[p])), pred_box=box(record.pred_bboxes, p),
-            pred_score=round(float(scores[p]), 4), iou=round(float(ious[p, real].max(initial=0.0)), 4),
+            pred_score=round(float(scores[p]), 4), iou=round(float(overlap[p]), 4),
             scores={'missing': round(missing, 4)}))
     return rows
 
