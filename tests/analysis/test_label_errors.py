@@ -18,8 +18,18 @@ from custom.cli.find_label_errors import main
 from custom.datasets.labelme import LabelmeDataset
 from custom.errors import DataError
 from custom.evaluation.matching import iou_for
+from custom.evaluation.records import record_from_sample
 from tests.helpers.datasets import dataset_in_test_mode
-from tests.helpers.label_error_cases import CASES, CLASSES, predictions_of_labels, write_cases
+from tests.helpers.label_error_cases import (
+    CASES,
+    CAT,
+    CLASSES,
+    DOG,
+    dumped_sample,
+    predictions_of_labels,
+    rect,
+    write_cases,
+)
 
 
 @pytest.fixture(scope='module')
@@ -93,6 +103,40 @@ def test_predictions_of_a_group_or_a_part_of_annotated_objects_are_no_missing_ob
     assert iou_for(covered, 'segm', np.array([2, 3])).max() < 0.5
     rows = rows_by_image([covered])['covered']
     assert [(row.object, row.kind, row.score) for row in rows] == [(0, 'spurious', 0.0), (1, 'spurious', 0.0)]
+
+
+def one_image(ground_truth: list, predictions: list):
+    """The rows of one hand-made image (ground truth: (mask, class, ignore_flag); predictions: (mask, class,
+    score)), by mask IoU."""
+    sample = dumped_sample(Path('hand_made.png'), ground_truth, predictions)
+    record = record_from_sample(sample, with_masks=True)
+    return find_label_errors([record], list(CLASSES), Settings('segm'), 'fixed predictions').suspects
+
+
+def test_bad_location_takes_the_best_overlapping_confident_prediction_of_the_class():
+    cat = (rect(10, 10, 40, 50), CAT, 0)
+    short = (rect(10, 10, 40, 34), CAT, 0.95)  # the cat's top 24 of 40 rows: IoU 0.6, the matcher's pair
+    # alone, the confident short cat says the outline is off: 0.95 * (1 - 0.6)
+    row = one_image([cat], [short])[0]
+    assert (row.kind, row.prediction) == ('bad_location', 0)
+    assert row.score == pytest.approx(0.95 * 0.4, abs=1e-4) and row.iou == pytest.approx(0.6)
+    # a second, less sure prediction that fits the outline exactly: the model agrees with it (0.6 * (1 - 1)),
+    # though the matcher pairs the cat with the higher-scoring short one; and it is no missing object
+    rows = one_image([cat], [short, (rect(10, 10, 40, 50), CAT, 0.6)])
+    assert len(rows) == 1 and rows[0].scores['bad_location'] == 0.0
+    # a prediction of another class does not vouch for the outline
+    rows = one_image([cat], [short, (rect(10, 10, 40, 50), DOG, 0.6)])
+    assert rows[0].scores['bad_location'] == pytest.approx(0.95 * 0.4, abs=1e-4)
+
+
+def test_a_missing_object_beside_an_annotated_one_scores_by_its_iou_with_the_closest_annotation():
+    cat = (rect(10, 10, 40, 50), CAT, 0)
+    # a dog nobody outlined, a third of it on the annotated cat's pixels: IoU 400 / 2000 with the cat
+    rows = one_image([cat], [(rect(10, 10, 40, 50), CAT, 0.95), (rect(30, 10, 60, 50), DOG, 0.9)])
+    missing = next(row for row in rows if row.kind == 'missing')
+    assert (missing.prediction, missing.suggestion) == (1, 'dog') and missing.iou == pytest.approx(0.2)
+    assert missing.score == pytest.approx(0.9 * (1 - 0.2))  # ObjectLab's overlooked score, weighed by 0.9
+    assert rows[0] is missing  # it tops the image: the cat itself scores 0 on every kind
 
 
 def test_an_outline_mistake_that_keeps_the_box_shows_with_masks_only(records):
