@@ -1,10 +1,13 @@
 """Atomic file writes, for every layer that writes a file a reader or a killed run must never meet half of
-(checkpoints, results.json, drafts for labelling tools)."""
+(checkpoints, results.json, drafts for labelling tools, drawn images)."""
 
 import glob
 import os
 import tempfile
 from pathlib import Path
+
+import cv2
+import numpy as np
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -28,6 +31,19 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    """Writes a BGR image (as OpenCV reads it) in the format its suffix names, atomically. In place of
+    ``cv2.imwrite``, which returns False instead of raising when it cannot write (an unknown suffix, a full
+    disk, a missing folder): the image would be lost without a word."""
+    try:
+        ok, encoded = cv2.imencode(path.suffix, image)
+    except cv2.error as error:
+        raise ValueError(f'{path}: OpenCV cannot write this image as {path.suffix!r}: {error}') from None
+    if not ok:
+        raise ValueError(f'{path}: OpenCV cannot write this image as {path.suffix!r}')
+    write_atomic(path, encoded.tobytes())
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:

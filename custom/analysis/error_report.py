@@ -10,6 +10,7 @@ import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
 from custom.evaluation.matching import DEFAULT_SCORE_THR, ImageMatch, ImageRecord, match_image
+from custom.files import write_image
 
 # BGR colours of the overlays.
 MATCHED_GT, MISSED_GT = (0, 200, 0), (0, 0, 255)
@@ -172,7 +173,7 @@ def write_error_report(
         if canvas is not None:
             name = f'overlays/{Path(error.img_id).name}.png'
             (out_dir / 'overlays').mkdir(exist_ok=True)
-            cv2.imwrite(str(out_dir / name), canvas)
+            write_image(out_dir / name, canvas)
             overlay_names[error.img_id] = name
     settings = {'kind': kind, 'iou_thr': iou_thr, 'score_thr': score_thr}
     report = {

@@ -16,7 +16,7 @@ import numpy as np
 import pycocotools.mask as mask_utils
 
 from custom.analysis.label_errors import KINDS, LabelErrors, Suspect
-from custom.files import write_atomic
+from custom.files import write_atomic, write_image
 
 TEMPLATE = Path(__file__).with_name('label_errors_page.html')
 SCRIPT = Path(__file__).with_name('label_errors_page.js')
@@ -94,7 +94,7 @@ def write_review_page(errors: LabelErrors, rows: list[Suspect], out_dir: Path) -
         crop = None
         if images[row.img_path] is not None:
             crop = f'crops/{rank:05d}.png'
-            cv2.imwrite(str(out_dir / crop), draw_crop(images[row.img_path], errors, row))
+            write_image(out_dir / crop, draw_crop(images[row.img_path], errors, row))
         cards.append(card(rank, row, crop, out_dir))
     data = dict(source=errors.source, settings=vars(errors.settings), classes=errors.classes, kinds=KINDS,
                 legend=LEGEND, images=len(errors.images), cards=cards)

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from custom.analysis.confusion_report import write_confusion_matrices
 from custom.analysis.error_report import OVERLAY_LEGEND, ImageErrors, build_error_report, draw_overlay
 from custom.analysis.label_errors import Settings, find_label_errors, write_queue
@@ -22,6 +20,7 @@ from custom.datasets.builder import configured_datasets
 from custom.errors import DataError
 from custom.evaluation.matching import DEFAULT_SCORE_THR
 from custom.evaluation.records import class_names
+from custom.files import write_image
 
 
 def find_config(work_dir: Path) -> Path | None:
@@ -126,7 +125,7 @@ def analyse_predictions(report: RunReport, pred_file: Path, out_dir: Path, split
         canvas = draw_overlay(record, match, kinds[0]) if errors.errors else None
         if canvas is not None:
             path = out_dir / f'worst_{len(report.worst)}_{Path(errors.img_id).name}.png'
-            cv2.imwrite(str(path), canvas)
+            write_image(path, canvas)
             report.worst.append((errors, path))
     if split != 'train':  # a model agrees with the labels it trained on: no review of those
         write_label_review(report, records, pred_file, out_dir.parent / 'label_errors',

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from custom.datasets.builder import configured_datasets
 from custom.engine.checkpoints import check_checkpoint_fits, write_atomic
 from custom.errors import DataError, MissingFileError, shortened
+from custom.files import write_image
 from custom.structures.detections import Detections
 from custom.structures.masks import mask_to_polygons, mask_to_rle
 
@@ -227,7 +228,7 @@ def run_inference(detector: Detector, inputs: list[str | Path], out_dir: str | P
             stem = unique_stem(path, taken)
             if isinstance(source, np.ndarray):
                 pred = detector(source, score_thr)
-                cv2.imwrite(str(out_dir / f'{stem}.png'), draw_overlay(source, pred, detector.classes))
+                write_image(out_dir / f'{stem}.png', draw_overlay(source, pred, detector.classes))
                 results['items'].append({'file': str(path), 'overlay': f'{stem}.png',
                                          'detections': detections(pred, detector.classes)})
             else:

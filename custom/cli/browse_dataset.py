@@ -10,12 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import cv2
-
 from custom.cli.arguments import add_data_arguments, data_options
 from custom.data_tools.browse import browse, contact_sheet
 from custom.engine.runtime import load_config
 from custom.errors import report_user_errors
+from custom.files import write_image
 
 
 @report_user_errors
@@ -39,12 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     drawn = list(browse(cfg, args.split, args.indices, args.num))
     if args.contact_sheet:
         written = [out_dir / 'contact_sheet.png']
-        cv2.imwrite(str(written[0]), contact_sheet(drawn, args.columns))
+        write_image(written[0], contact_sheet(drawn, args.columns))
     else:
         written = []
         for name, image in drawn:
             written.append(out_dir / f'{Path(name).stem}.png')
-            cv2.imwrite(str(written[-1]), image)
+            write_image(written[-1], image)
     print(f'{len(drawn)} {args.split} samples drawn: ' + ', '.join(str(path) for path in written[:3])
           + (' ...' if len(written) > 3 else ''))
     return 0

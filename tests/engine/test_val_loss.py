@@ -51,7 +51,8 @@ def test_val_loss_comes_after_the_metrics_repeatably_and_leaves_the_train_rng_al
     # Loader workers (which draw a seed from the global RNG) change nothing, in the first round or later. They
     # start from a fresh forkserver process: a fork of this test process (a pytest-xdist worker with its
     # transport thread) once took the worker down in `make test`.
-    runner.cfg.val_dataloader.update(num_workers=1, persistent_workers=True, multiprocessing_context='forkserver')
+    runner.cfg.val_dataloader.update(num_workers=1, persistent_workers=True,
+                                     multiprocessing_context='forkserver')
     with_workers = ValLossHook()
     for _ in range(2):
         third = {}
