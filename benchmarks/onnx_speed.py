@@ -59,7 +59,7 @@ from benchmarks.torchvision_speed import (
 )
 from custom.deploy.export import export_onnx
 from custom.deploy.onnx_runtime import OnnxDetector
-from custom.deploy.openvino_runtime import OpenVinoDetector
+from custom.deploy.openvino_runtime import OpenVinoDetector, keep_signal_stack
 from custom.deploy.parity import Agreement, agreement
 from custom.errors import report_user_errors
 
@@ -165,7 +165,8 @@ def openvino_in_flight(path: Path, threads: int) -> Callable[[list[np.ndarray]],
     settings = {'INFERENCE_PRECISION_HINT': 'f32', 'PERFORMANCE_HINT': 'THROUGHPUT'}
     if threads:
         settings['INFERENCE_NUM_THREADS'] = threads
-    compiled = openvino.Core().compile_model(str(path), 'CPU', settings)
+    with keep_signal_stack():  # see custom/deploy/openvino_runtime.py
+        compiled = openvino.Core().compile_model(str(path), 'CPU', settings)
     queue = openvino.AsyncInferQueue(compiled)
 
     def run(images: list[np.ndarray]) -> list:

@@ -6,8 +6,18 @@ OpenVINO computes in bfloat16 by default on CPUs that have it (this machine's AV
 again, but on an untrained model a tenth of the detections then differ from ONNX Runtime's. It is asked for
 float32 here, which gives ONNX Runtime's detections (tests/deploy/test_deploy.py; timings in
 docs/benchmarks.md, "OpenVINO").
+
+OpenVINO's CPU plugin also gives the thread that compiles a model an alternate signal stack of its own, and
+puts back the one it replaced when the model is freed. Two models freed in the order they were made leave
+the thread with the first one's stack, already unmapped: the next signal with a Python handler (Ctrl-C, the
+SIGCHLD handler of a PyTorch DataLoader with workers) then kills the process with a segmentation fault.
+``keep_signal_stack`` keeps the thread's own stack over the compilation, so every put-back is a live one.
 """
 
+import contextlib
+import ctypes
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +27,26 @@ from custom.deploy.onnx_runtime import OnnxDetector
 from custom.errors import ConfigError
 
 PRECISIONS = ('f32', 'bf16')
+
+
+class _SignalStack(ctypes.Structure):  # stack_t of sigaltstack(2)
+    _fields_ = [('ss_sp', ctypes.c_void_p), ('ss_flags', ctypes.c_int), ('ss_size', ctypes.c_size_t)]
+
+
+@contextlib.contextmanager
+def keep_signal_stack() -> Iterator[None]:
+    """The calling thread's alternate signal stack after the block is the one it had before (Linux; see the
+    module docstring)."""
+    if not sys.platform.startswith('linux'):
+        yield
+        return
+    sigaltstack = ctypes.CDLL(None, use_errno=True).sigaltstack
+    kept = _SignalStack()
+    sigaltstack(None, ctypes.byref(kept))
+    try:
+        yield
+    finally:
+        sigaltstack(ctypes.byref(kept), None)
 
 
 class OpenVinoDetector(OnnxDetector):
@@ -40,7 +70,8 @@ class OpenVinoDetector(OnnxDetector):
         settings = {'INFERENCE_PRECISION_HINT': self.precision, 'PERFORMANCE_HINT': 'LATENCY'}
         if threads:
             settings['INFERENCE_NUM_THREADS'] = threads
-        self.request = core.compile_model(model, 'CPU', settings).create_infer_request()
+        with keep_signal_stack():
+            self.request = core.compile_model(model, 'CPU', settings).create_infer_request()
         return meta, len(model.outputs)
 
     def run_graph(self, image: np.ndarray) -> list[np.ndarray]:

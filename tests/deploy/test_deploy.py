@@ -2,6 +2,9 @@
 onnxruntime, openvino)."""
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -380,6 +383,24 @@ def test_openvino_reads_the_same_metadata_and_refuses_the_same_files(tmp_path, c
         OpenVinoDetector(broken)
     assert infer.main(['--backend', 'openvino', str(partial), str(tmp_path / 'street.jpg')]) == 1
     assert f'error: {partial}: its metadata lacks classes, mask_thr_binary' in capsys.readouterr().err
+
+
+def test_openvino_models_freed_in_the_order_they_were_made_leave_signal_handlers_working(tmp_path):
+    """OpenVINO gives the compiling thread a signal stack of its own and puts back the one it replaced when
+    the model is freed; without keep_signal_stack the second put-back is an unmapped stack, and the next
+    Python signal handler (Ctrl-C, a DataLoader's SIGCHLD) is a segmentation fault. In a subprocess: that
+    fault would take a test worker down."""
+    model = fake_export(tmp_path / 'model.onnx', {'classes': '["pedestrian"]', 'mask_thr_binary': '0.5',
+                                                  'resize': '{"scale": [160, 128], "keep_ratio": true}'})
+    script = ('import gc, os, signal, sys\n'
+              'from custom.deploy.openvino_runtime import OpenVinoDetector\n'
+              'first, second = OpenVinoDetector(sys.argv[1]), OpenVinoDetector(sys.argv[1])\n'
+              'del first; gc.collect(); del second; gc.collect()\n'
+              "signal.signal(signal.SIGUSR1, lambda *_: print('handled'))\n"
+              'os.kill(os.getpid(), signal.SIGUSR1)\n')
+    process = subprocess.run([sys.executable, '-c', script, str(model)], cwd=REPO, capture_output=True,
+                             text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert (process.returncode, process.stdout) == (0, 'handled\n'), process.stderr[-2000:]
 
 
 def test_infer_tool_says_what_each_backend_takes(tmp_path, capsys):
