@@ -48,11 +48,8 @@ def test_val_loss_comes_after_the_metrics_repeatably_and_leaves_the_train_rng_al
     second = {}
     hook.after_val_epoch(runner, second)
     assert second == {key: value for key, value in first.items() if key.startswith('val/')}
-    # Loader workers (which draw a seed from the global RNG) change nothing, in the first round or later. They
-    # start from a fresh forkserver process: a fork of this test process (a pytest-xdist worker with its
-    # transport thread) once took the worker down in `make test`.
-    runner.cfg.val_dataloader.update(num_workers=1, persistent_workers=True,
-                                     multiprocessing_context='forkserver')
+    # Loader workers (which draw a seed from the global RNG) change nothing, in the first round or later.
+    runner.cfg.val_dataloader.update(num_workers=1, persistent_workers=True)
     with_workers = ValLossHook()
     for _ in range(2):
         third = {}
