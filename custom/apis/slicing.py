@@ -61,6 +61,11 @@ class SliceSettings:
         if not 0 < self.match_threshold <= 1 or self.batch_size < 1 or self.max_detections < 1:
             raise ConfigError('match_threshold is in (0, 1], batch_size and max_detections at least 1')
 
+    def summary(self) -> dict:
+        """What a results file or GET /model says about the slicing."""
+        return {'tile': list(self.tile), 'overlap': self.overlap, 'full_pass': self.full_pass,
+                'match': self.match_metric}
+
 
 @dataclass
 class Piece:
