@@ -106,7 +106,7 @@ def test_test_tool_with_slice_scores_sliced_detections_with_the_coco_metric(tmp_
     options = [f'{key}={value}' for key, value in overrides.items()]
     # 96x80 images: 2 tiles of 96x48 and the full pass each
     assert test_tool.main([DEMO_CONFIG, str(checkpoint), '--work-dir', str(work_dir), '--slice', '96x48',
-                           '--full-pass', '--cfg-options', *options]) is None
+                           '--full-pass', '--cfg-options', *options]) == 0
     result = json.loads((work_dir / 'sliced_test.json').read_text())
     assert result['images'] == 2 and result['slice']['full_pass'] is True  # the val split's 96x80 images
     assert {'coco/segm_mAP', 'coco/segm_mAP_s', 'coco/bbox_mAP', 'coco/bbox_mAP_s'} <= set(result['metrics'])
