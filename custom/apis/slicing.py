@@ -5,7 +5,8 @@ ONNX Runtime, OpenVINO, and any added later) gets slicing through this one code 
 that runs a detector. An image is cut along the tile grid of custom/structures/tiles.py (SAHI's
 ``get_slice_bboxes``: an image smaller than a tile is one tile, the image itself, and its detections come
 back as the backend gave them, best first); tiles run in batches of ``batch_size`` where the backend has
-``detect_batch`` (PyTorchDetector), else one by one; an optional full-image pass adds the large objects no
+``detect_batch`` (PyTorchDetector), else one by one (batches cost more per image on the CPU, measured in
+docs/serving.md#micro-batching, so the default is 1); an optional full-image pass adds the large objects no
 tile holds whole. Each tile's detections are shifted into image coordinates and merged across tile borders:
 greedy non-maximum merging, the most alike pair first, with IoS (intersection over the smaller) or IoU. A
 merged object's mask is the union of its pieces' masks, its box the extent of that union (the union of the
@@ -51,7 +52,7 @@ class SliceSettings:
     match_metric: str = 'ios'
     match_threshold: float = 0.5
     class_agnostic: bool = False
-    batch_size: int = 4
+    batch_size: int = 1  # tiles per backend call where it takes batches (on a GPU; docs/sliced_inference.md)
     max_detections: int = 100  # merged objects kept per image, best first (COCO's maxDets)
 
     def __post_init__(self) -> None:
@@ -64,7 +65,7 @@ class SliceSettings:
     def summary(self) -> dict:
         """What a results file or GET /model says about the slicing."""
         return {'tile': list(self.tile), 'overlap': self.overlap, 'full_pass': self.full_pass,
-                'match': self.match_metric}
+                'match': self.match_metric, 'batch': self.batch_size}
 
 
 @dataclass

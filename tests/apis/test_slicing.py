@@ -8,7 +8,7 @@ from custom.structures.detections import Detections
 from custom.structures.tiles import TileSize
 from tests.helpers.fake_detector import BatchBlobDetector, BlobDetector
 
-TILES = SliceSettings(TileSize(64, 64), overlap=0.25)  # a 160x120 image: 3 x 3 tiles (stride 48)
+TILES = SliceSettings(TileSize(64, 64), overlap=0.25, batch_size=4)  # 160x120: 3 x 3 tiles (stride 48)
 
 
 def blob_image(width: int = 160, height: int = 120) -> tuple[np.ndarray, list[np.ndarray]]:

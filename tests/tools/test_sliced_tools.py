@@ -48,9 +48,11 @@ def bar_image(path: Path) -> Path:
 def test_infer_with_slice_merges_an_object_cut_by_tiles_and_says_how_it_sliced(fake_backend, tmp_path):
     image = bar_image(tmp_path / 'scene.png')
     argv = ['--backend', 'onnxruntime', str(fake_backend), str(image), '--out-dir', str(tmp_path / 'out')]
-    assert infer.main([*argv, '--slice', '64x64', '--overlap', '0.25', '--full-pass']) == 0
+    slicing = ['--slice', '64x64', '--overlap', '0.25', '--full-pass', '--slice-batch', '3']
+    assert infer.main([*argv, *slicing]) == 0
     results = json.loads((tmp_path / 'out' / 'results.json').read_text())
-    assert results['slice'] == {'tile': [64, 64], 'overlap': 0.25, 'full_pass': True, 'match': 'ios'}
+    assert results['slice'] == {'tile': [64, 64], 'overlap': 0.25, 'full_pass': True, 'match': 'ios',
+                                'batch': 3}
     [found] = results['items'][0]['detections']
     assert found['bbox'] == [20, 50, 140, 60]
 
