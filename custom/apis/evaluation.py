@@ -26,7 +26,7 @@ class Evaluation:
     seconds_per_image: float  # the detector's time alone (not reading images or computing metrics)
 
 
-def test_dataset(cfg: Config):
+def config_test_dataset(cfg: Config):
     """The config's test dataset, as it reads its images and annotations (no pipeline)."""
     found = list(configured_datasets(cfg, ('test_dataloader',)))
     if len(found) != 1:
@@ -38,7 +38,7 @@ def test_dataset(cfg: Config):
 def evaluate_detector(detector: Detector, cfg: Config, score_thr: float = 0.0,
                       limit: int | None = None) -> Evaluation:
     """The test evaluator's metrics of ``detector`` on the config's test set (its first ``limit`` images)."""
-    dataset = test_dataset(cfg)
+    dataset = config_test_dataset(cfg)
     with DefaultScope.overwrite_default_scope('mmdet'):
         evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = dataset.metainfo
