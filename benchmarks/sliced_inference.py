@@ -131,8 +131,14 @@ METRICS = {'AP (mask)': 'coco/segm_mAP', 'AP_small (mask)': 'coco/segm_mAP_s', '
            'AP_small (box)': 'coco/bbox_mAP_s'}
 
 
-def evaluate(config: Path, checkpoint: Path, limit: int | None) -> list[dict]:
-    """Each way of running the same weights on the val scenes: its metrics and seconds per image."""
+WAYS = ('plain', 'sliced', 'full', 'native')
+
+
+def evaluate(config: Path, checkpoint: Path, limit: int | None, size: tuple[int, int],
+             names: tuple[str, ...] = WAYS) -> list[dict]:
+    """Each way of running the same weights on the val scenes: its metrics and seconds per image. native:
+    the whole image in one pass at its own size (the test resize set to the scene size), as a model trained
+    on tiles could also be run."""
     from custom.apis.evaluation import evaluate_detector
     from custom.apis.inference import PyTorchDetector
     from custom.apis.slicing import SlicedDetector, SliceSettings
@@ -142,12 +148,17 @@ def evaluate(config: Path, checkpoint: Path, limit: int | None) -> list[dict]:
     cfg = load_config(config)
     detector = PyTorchDetector(cfg, checkpoint, 'cpu')
     tiles = SliceSettings(TileSize(TILE, TILE), OVERLAP)
-    ways = {f'plain (the config\'s test resize to {TILE}x{TILE})': detector,
-            f'sliced ({TILE}x{TILE} tiles, overlap {OVERLAP})': SlicedDetector(detector, tiles),
-            'sliced + full pass': SlicedDetector(detector, SliceSettings(tiles.tile, OVERLAP,
-                                                                          full_pass=True))}
+    full_pass = SliceSettings(tiles.tile, OVERLAP, full_pass=True)
+    ways = {'plain': (f'plain (the config\'s test resize to {TILE}x{TILE})', lambda: detector),
+            'sliced': (f'sliced ({TILE}x{TILE} tiles, overlap {OVERLAP})',
+                       lambda: SlicedDetector(detector, tiles)),
+            'full': ('sliced + full pass', lambda: SlicedDetector(detector, full_pass)),
+            'native': (f'plain at the scene\'s own size ({size[0]}x{size[1]})',
+                       lambda: PyTorchDetector(load_config(config, img_scale=size), checkpoint, 'cpu'))}
     rows = []
-    for name, way in ways.items():
+    for key in names:
+        name, make = ways[key]
+        way = make()
         load = os.getloadavg()[0]
         result = evaluate_detector(way, cfg, limit=limit)
         rows.append({'way': name, 'images': result.images, 'seconds_per_image': result.seconds_per_image,
@@ -181,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('--checkpoint', type=Path,
                         help="evaluate these weights (of the benchmark's config), not the last epoch's")
     parser.add_argument('--limit', type=int, help='evaluate the first N val scenes only')
+    parser.add_argument('--ways', nargs='+', choices=WAYS, default=list(WAYS), help='which inferences to run')
     args = parser.parse_args(argv)
     work_dir = args.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -198,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
               'load': ' / '.join(f'{v:.1f}' for v in os.getloadavg()), 'checkpoint': str(checkpoint),
               'scenes': {'train': args.train_scenes, 'val': args.val_scenes, 'size': list(args.size)}}
     start = time.time()
-    rows = evaluate(config, checkpoint, args.limit)
+    rows = evaluate(config, checkpoint, args.limit, tuple(args.size), tuple(args.ways))
     header['evaluation_minutes'] = round((time.time() - start) / 60, 1)
     (work_dir / 'sliced_inference.json').write_text(json.dumps({**header, 'rows': rows}, indent=1))
     (work_dir / 'sliced_inference.md').write_text(markdown(rows, header))
