@@ -9,8 +9,10 @@ back as the backend gave them, best first); tiles run in batches of ``batch_size
 docs/serving.md#micro-batching, so the default is 1); an optional full-image pass adds the large objects no
 tile holds whole. Each tile's detections are shifted into image coordinates and merged across tile borders:
 greedy non-maximum merging, the most alike pair first, with IoS (intersection over the smaller) or IoU. A
-merged object's mask is the union of its pieces' masks, its box the extent of that union (the union of the
-boxes without masks), its score the highest of its pieces', its class that piece's.
+merged object's mask is the union of its pieces' masks, its box the union of their boxes (the extent of the
+whole object; an unmerged detection keeps the model's box, which fits better than its coarse mask's extent:
+box AP 0.381 against 0.309 in docs/sliced_inference.md), its score the highest of its pieces', its class that
+piece's.
 
 The grid is SAHI's; the merging is the project's, for three reasons:
 
@@ -35,7 +37,6 @@ import numpy as np
 
 from custom.errors import ConfigError
 from custom.structures.detections import Detections
-from custom.structures.masks import mask_extent_box
 from custom.structures.tiles import TileSize, check_overlap, tile_boxes
 
 MATCH_METRICS = ('ios', 'iou')
@@ -179,9 +180,6 @@ def merge_pieces(pieces: list[Piece], height: int, width: int, settings: SliceSe
             x1, y1, x2, y2 = pieces[p].tile
             if pieces[p].detections.masks is not None:
                 out_masks[g, y1:y2, x1:x2] |= pieces[p].detections.masks[i]
-        extent = mask_extent_box(out_masks[g])
-        if extent is not None:
-            out_boxes[g] = extent
     leaders = [members[0] for members in groups]
     return Detections(out_boxes, scores[leaders].astype(np.float32), labels[leaders].astype(np.int64),
                       out_masks)
