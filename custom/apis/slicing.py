@@ -11,8 +11,8 @@ tile holds whole. Each tile's detections are shifted into image coordinates and 
 greedy non-maximum merging, the most alike pair first, with IoS (intersection over the smaller) or IoU. A
 merged object's mask is the union of its pieces' masks, its box the union of their boxes (the extent of the
 whole object; an unmerged detection keeps the model's box, which fits better than its coarse mask's extent:
-box AP 0.473 against 0.309 with the extent, docs/sliced_inference.md), its score the highest of its pieces', its class that
-piece's.
+box AP 0.473 against 0.309 with the extent, docs/sliced_inference.md), its score the highest of its
+pieces', its class that piece's.
 
 The grid is SAHI's; the merging is the project's, for three reasons:
 
