@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--work-dir', type=Path, default=Path('work_dirs/sliced_benchmark'))
+    parser.add_argument('--data-root', type=Path,
+                        help='big images of your own in the Penn-Fudan layout with splits/train.txt and '
+                             'splits/val.txt (default: scenes generated under WORK_DIR/scenes)')
     parser.add_argument('--train-scenes', type=int, default=24)
     parser.add_argument('--val-scenes', type=int, default=10)
     parser.add_argument('--size', type=int, nargs=2, default=(1280, 960), metavar=('WIDTH', 'HEIGHT'))
@@ -197,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     work_dir = args.work_dir
     work_dir.mkdir(parents=True, exist_ok=True)
     log = work_dir / 'benchmark.log'
-    scenes = make_scenes(work_dir / 'scenes', args.train_scenes, args.val_scenes, tuple(args.size))
+    scenes = args.data_root or make_scenes(work_dir / 'scenes', args.train_scenes, args.val_scenes,
+                                           tuple(args.size))
     tiles = make_tiles(scenes, work_dir / 'tiles', log)
     config = work_dir / 'tiles_maskrcnn.py'
     if args.checkpoint is None:
