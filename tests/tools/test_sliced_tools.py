@@ -95,20 +95,27 @@ def test_test_tool_refuses_what_sliced_evaluation_cannot_do(capsys):
 
 def test_test_tool_with_slice_scores_sliced_detections_with_the_coco_metric(tmp_path):
     """An untrained demo model (fixed seed) as its checkpoint, keeping 5 detections an image: what is tested
-    is the path from the flags to the metrics, not the model."""
+    is the path from the flags to the metrics (and the PyTorch backend's batches), not the model."""
     root = make_pennfudan(tmp_path / 'PennFudanPed')
     overrides = {**tiny_overrides(root), 'model.test_cfg.rcnn.max_per_img': 5}
     cfg = load_config(DEMO_CONFIG, overrides)
     torch.manual_seed(0)
-    model = PyTorchDetector(cfg, None, 'cpu').model
+    detector = PyTorchDetector(cfg, None, 'cpu')
+    # the PyTorch backend's batches (one test_step on equal tiles) find what single calls find
+    image = cv2.imread(str(sorted((root / 'PNGImages').glob('*.png'))[0]))
+    tiles = [np.ascontiguousarray(image[:48]), np.ascontiguousarray(image[32:])]
+    for batched, single in zip(detector.detect_batch(tiles), map(detector, tiles), strict=True):
+        assert len(batched) == len(single) > 0
+        assert batched.scores == pytest.approx(single.scores, abs=1e-4)
+        assert batched.bboxes == pytest.approx(single.bboxes, abs=1e-2)
     checkpoint = tmp_path / 'untrained.pth'
-    torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': ['pedestrian']}}},
-               checkpoint)
+    torch.save({'state_dict': detector.model.state_dict(),
+                'meta': {'dataset_meta': {'classes': ['pedestrian']}}}, checkpoint)
     work_dir = tmp_path / 'work'
     options = [f'{key}={value}' for key, value in overrides.items()]
-    # 96x80 images: 2 tiles of 96x48 and the full pass each
+    # 96x80 images: 2 tiles of 96x48, in one batch, and the full pass each
     assert test_tool.main([DEMO_CONFIG, str(checkpoint), '--work-dir', str(work_dir), '--slice', '96x48',
-                           '--full-pass', '--cfg-options', *options]) == 0
+                           '--full-pass', '--slice-batch', '2', '--cfg-options', *options]) == 0
     result = json.loads((work_dir / 'sliced_test.json').read_text())
     assert result['images'] == 2 and result['slice']['full_pass'] is True  # the val split's 96x80 images
     assert {'coco/segm_mAP', 'coco/segm_mAP_s', 'coco/bbox_mAP', 'coco/bbox_mAP_s'} <= set(result['metrics'])
