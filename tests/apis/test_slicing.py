@@ -115,3 +115,14 @@ def test_no_detections_anywhere_give_empty_detections_with_masks_of_the_image_si
     image = np.zeros((120, 160, 3), np.uint8)
     found = SlicedDetector(BlobDetector(), TILES)(image)
     assert len(found) == 0 and found.masks.shape == (0, 120, 160) and found.bboxes.shape == (0, 4)
+
+
+def test_two_objects_side_by_side_across_a_border_stay_two():
+    # two people 2 px apart, both cut by the borders at x 48 and 64 (tiles from x 0, 48 and 96)
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[20:90, 40:55] = (0, 0, 200)
+    image[20:90, 57:75] = (0, 0, 180)
+    found = SlicedDetector(BlobDetector(), TILES)(image)
+    assert len(found) == 2
+    assert found.bboxes.tolist() == [[40, 20, 55, 90], [57, 20, 75, 90]]
+    assert [int(mask.sum()) for mask in found.masks] == [70 * 15, 70 * 18]
