@@ -16,7 +16,9 @@ from typing import NamedTuple, Protocol
 import cv2
 import numpy as np
 import torch
+from mmcv.transforms import Compose
 from mmdet.apis import inference_detector, init_detector
+from mmdet.utils import get_test_pipeline_cfg
 from mmengine.config import Config
 from tqdm import tqdm
 
@@ -83,6 +85,11 @@ def config_class_names(cfg: Config) -> tuple[str, ...]:
     return ()
 
 
+def scored_at_least(pred, score_thr: float) -> Detections:
+    """The detections of mmdet's ``pred_instances`` scoring at least score_thr, off the GPU."""
+    return Detections.from_instances(pred[pred.scores >= score_thr].cpu())
+
+
 class PyTorchDetector:
     """A config (file or loaded) + checkpoint run by MMDetection (init_detector / inference_detector)."""
 
@@ -94,6 +101,7 @@ class PyTorchDetector:
             name = config.filename if isinstance(config, Config) else config
             check_checkpoint_fits(self.model, checkpoint, name or 'the config')
         self.classes = tuple(self.model.dataset_meta.get('classes', ()))
+        self.test_pipeline: Compose | None = None  # built at the first detect_batch
         config_classes = config_class_names(self.model.cfg)
         if config_classes and len(self.classes) != len(config_classes):
             # a checkpoint without dataset_meta: init_detector falls back to COCO's 80 names
@@ -101,8 +109,21 @@ class PyTorchDetector:
             self.model.dataset_meta = {**self.model.dataset_meta, 'classes': config_classes}
 
     def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
-        pred = inference_detector(self.model, image).pred_instances
-        return Detections.from_instances(pred[pred.scores >= score_thr].cpu())
+        return scored_at_least(inference_detector(self.model, image).pred_instances, score_thr)
+
+    def detect_batch(self, images: list[np.ndarray], score_thr: float = 0.0) -> list[Detections]:
+        """The detections of several BGR images in one forward pass (inference_detector runs a list image by
+        image): each image through the test pipeline, then the model's test_step on the batch, as its test
+        loop runs one (sliced inference's tiles, custom/apis/slicing.py)."""
+        if self.test_pipeline is None:
+            steps = get_test_pipeline_cfg(self.model.cfg.copy())
+            steps[0].type = 'mmdet.LoadImageFromNDArray'
+            self.test_pipeline = Compose(steps)
+        samples = [self.test_pipeline(dict(img=image, img_id=0)) for image in images]
+        with torch.no_grad():
+            results = self.model.test_step(dict(inputs=[sample['inputs'] for sample in samples],
+                                                data_samples=[sample['data_samples'] for sample in samples]))
+        return [scored_at_least(result.pred_instances, score_thr) for result in results]
 
 
 def class_name(classes: tuple[str, ...], label: int) -> str:

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from mmengine.config import DictAction
 
+from custom.apis.slicing import MATCH_METRICS, SlicedDetector, SliceSettings
 from custom.errors import ConfigError
 from custom.evaluation.matching import DEFAULT_SCORE_THR
+from custom.structures.tiles import parse_tile_size
 
 if TYPE_CHECKING:  # the backends import torch and onnxruntime: only the tools that run one load them
     from custom.apis.inference import Detector
@@ -121,9 +123,56 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int,
                         help='onnxruntime, openvino: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
     add_data_arguments(parser)  # pytorch: the config as trained (--classes when training had them)
+    add_slice_arguments(parser)
+
+
+def add_slice_arguments(parser: argparse.ArgumentParser) -> None:
+    """--slice and its settings: sliced inference (custom/apis/slicing.py) over any backend."""
+    group = parser.add_argument_group('sliced inference, for small objects in big images '
+                                      '(docs/sliced_inference.md)')
+    group.add_argument('--slice', metavar='WxH',
+                       help='run the model on overlapping tiles of this size (e.g. 640x640) and merge what '
+                            'they find; an image smaller than a tile runs whole')
+    group.add_argument('--overlap', type=float, default=0.2,
+                       help='--slice: overlap of neighbouring tiles, a fraction of the tile size '
+                            '(default 0.2)')
+    group.add_argument('--full-pass', action='store_true',
+                       help='--slice: also run the whole image, for objects larger than a tile')
+    group.add_argument('--slice-match', choices=MATCH_METRICS, default='ios',
+                       help="--slice: how alike two tiles' detections must look where the tiles overlap to "
+                            'be one object: intersection over the smaller (ios, default) or over the union '
+                            '(iou), at least 0.5')
+    group.add_argument('--slice-batch', type=int, default=1, metavar='N',
+                       help='--slice, pytorch: tiles per model call (default 1; 4-8 on a GPU: on the CPU a '
+                            'batch costs more per image)')
+
+
+def slice_settings_from_args(args: argparse.Namespace) -> SliceSettings | None:
+    """SliceSettings of the --slice flags, None without --slice; a setting without --slice is refused."""
+    if args.slice is None:
+        extra = [flag for flag, value, default in (('--overlap', args.overlap, 0.2),
+                                                   ('--full-pass', args.full_pass, False),
+                                                   ('--slice-match', args.slice_match, 'ios'),
+                                                   ('--slice-batch', args.slice_batch, 1))
+                 if value != default]
+        if extra:
+            raise ConfigError(f'{", ".join(extra)} only apply to sliced inference: add --slice WxH')
+        return None
+    return SliceSettings(parse_tile_size(args.slice), args.overlap, args.full_pass, args.slice_match,
+                         batch_size=args.slice_batch)
 
 
 def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Detector', dict]:
+    """The detector --backend names over its files (BACKEND_FILES), sliced with --slice, and a header
+    saying what runs."""
+    settings = slice_settings_from_args(args)  # bad flags stop the tool before a model loads
+    detector, header = backend_from_args(args, files)
+    if settings is None:
+        return detector, header
+    return SlicedDetector(detector, settings), {**header, 'slice': settings.summary()}
+
+
+def backend_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Detector', dict]:
     """The detector --backend names over its files (BACKEND_FILES), and a header saying what runs."""
     from custom.apis.inference import PyTorchDetector
     from custom.deploy.onnx_runtime import OnnxDetector

@@ -19,7 +19,12 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from custom.cli.arguments import BACKEND_FILES, detector_and_inputs, model_and_inputs_parser
+from custom.cli.arguments import (
+    BACKEND_FILES,
+    detector_and_inputs,
+    model_and_inputs_parser,
+    slice_settings_from_args,
+)
 from custom.data_engine.pre_annotate import ProcessGroup, pre_annotate, summary_lines
 from custom.datasets.drafts import DRAFT_FORMATS
 from custom.engine.distributed import join_launched_group
@@ -64,15 +69,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def model_identity(args: argparse.Namespace) -> dict:
-    """What decides the predictions: the model files (path, size, modification time) and the flags that
-    rebuild the model; a cache subfolder holds the predictions of one identity only."""
+    """What decides the predictions: the model files (path, size, modification time), the flags that
+    rebuild the model and --slice's; a cache subfolder holds the predictions of one identity only."""
     files = args.paths[:len(BACKEND_FILES[args.backend])]
     stats = []
     for name in files:
         stat = Path(name).stat()
         stats.append((str(Path(name).resolve()), stat.st_size, stat.st_mtime_ns))
-    return {'backend': args.backend, 'files': stats, 'cfg_options': args.cfg_options,
-            'data_root': args.data_root, 'classes': args.classes, 'img_scale': args.img_scale}
+    identity = {'backend': args.backend, 'files': stats, 'cfg_options': args.cfg_options,
+                'data_root': args.data_root, 'classes': args.classes, 'img_scale': args.img_scale}
+    settings = slice_settings_from_args(args)
+    if settings is not None:  # only then: the caches of earlier runs without --slice keep their folder
+        identity['slice'] = settings.summary()
+    return identity
 
 
 def cache_folder(args: argparse.Namespace) -> Path:

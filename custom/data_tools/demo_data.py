@@ -169,16 +169,21 @@ def draw_scene(rng: np.random.Generator, width: int, height: int) -> tuple[np.nd
         part_maps, id_mask = part_maps[-1:], (part_maps[-1] > 0).astype(np.uint8)
 
     for parts in part_maps:
-        palette = {
-            1: SKIN_TONES[rng.integers(len(SKIN_TONES))],
-            2: _jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-            3: _jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
-            4: _jitter(rng, (35, 30, 30), 15),
-        }
-        for part, colour in palette.items():
-            where = parts == part
-            image[where] = _shade(rng, colour, int(where.sum()))
+        paint_person(rng, image, parts)
     return image, id_mask
+
+
+def paint_person(rng: np.random.Generator, image: np.ndarray, parts: np.ndarray) -> None:
+    """Colours one person's part map (draw_person_parts) into the image: skin, clothes, shoes."""
+    palette = {
+        1: SKIN_TONES[rng.integers(len(SKIN_TONES))],
+        2: _jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+        3: _jitter(rng, CLOTHES[rng.integers(len(CLOTHES))]),
+        4: _jitter(rng, (35, 30, 30), 15),
+    }
+    for part, colour in palette.items():
+        where = parts == part
+        image[where] = _shade(rng, colour, int(where.sum()))
 
 
 def write_sample(root: Path, stem: str, image: np.ndarray, id_mask: np.ndarray) -> int:

@@ -70,3 +70,49 @@ def stripe_image(path, scores: list[float], image_id: int = 0, size: tuple[int, 
         image[0, band * StripeDetector.BAND, 0] = round(score * 255)
     cv2.imwrite(str(path), image)
     return path
+
+
+class BlobDetector:
+    """Detections read from the image, for sliced inference: each 8-connected blob of pixels whose red value
+    (BGR channel 2) is above 0 is one detection, of class green value % 2 (of its first pixel), score = its
+    highest red value / 255, mask = the blob's pixels in the image it was given, box = their extent. A blob
+    cut by a tile's border is found again, cut, in each tile. Runs one image at a time; ``BatchBlobDetector``
+    takes batches."""
+
+    classes = ('a', 'b')
+
+    def __init__(self) -> None:
+        self.shapes: list[tuple[int, ...]] = []  # the shape of each image run, in order
+
+    def __call__(self, image: np.ndarray, score_thr: float = 0.0) -> Detections:
+        import cv2
+
+        self.shapes.append(image.shape)
+        height, width = image.shape[:2]
+        count, components = cv2.connectedComponents((image[..., 2] > 0).astype(np.uint8), connectivity=8)
+        boxes, scores, labels, masks = [], [], [], []
+        for blob in range(1, count):
+            mask = components == blob
+            score = image[..., 2][mask].max() / 255
+            if score < score_thr:
+                continue
+            ys, xs = np.nonzero(mask)
+            boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+            scores.append(score)
+            labels.append(int(image[ys[0], xs[0], 1]) % 2)
+            masks.append(mask)
+        return Detections(np.array(boxes, np.float32).reshape(-1, 4), np.array(scores, np.float32),
+                          np.array(labels, np.int64), np.array(masks, bool).reshape(-1, height, width))
+
+
+class BatchBlobDetector(BlobDetector):
+    """``BlobDetector`` with ``detect_batch``, as a backend that runs several images at once; records the
+    size of each batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def detect_batch(self, images: list[np.ndarray], score_thr: float = 0.0) -> list[Detections]:
+        self.batches.append(len(images))
+        return [BlobDetector.__call__(self, image, score_thr) for image in images]
