@@ -27,7 +27,7 @@ from tqdm import tqdm
 from custom.data_tools.coco_export import data_list_to_coco
 from custom.datasets.builder import build_dataset
 from custom.errors import ConfigError, DataError
-from custom.files import write_atomic
+from custom.files import write_atomic, write_image
 from custom.structures.masks import mask_extent_box, mask_to_rle, to_rle
 from custom.structures.tiles import TileSize, tile_boxes
 
@@ -115,8 +115,7 @@ def tile_dataset(dataset_cfg: dict, out: str | Path, tile: TileSize, overlap: fl
         dropped += image_dropped
         for (x1, y1, x2, y2), pieces in tiles:
             path = image_dir / f'{stem}_{x1}_{y1}.png'
-            ok, encoded = cv2.imencode('.png', image[y1:y2, x1:x2])
-            write_atomic(path, encoded.tobytes())
+            write_image(path, image[y1:y2, x1:x2])
             data_list.append(dict(img_path=str(path), img_id=path.stem, height=y2 - y1, width=x2 - x1,
                                   instances=pieces))
     coco = data_list_to_coco(data_list, dataset.metainfo['classes'], 'rle', image_dir)
