@@ -15,7 +15,7 @@ main: setup
 # A worker that dies ends the run, naming the test it ran: xdist 3.8 would restart it, then wait forever for
 # work units it never hands out again under --dist loadgroup.
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --max-worker-restart=0 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder --max-worker-restart=0 --durations=20 tests
 	$(MAKE) --no-print-directory lint
 
 lint: setup
