@@ -18,6 +18,7 @@ from mmdet.registry import MODELS
 from mmdet.utils import register_all_modules
 
 from custom.apis.inference import PyTorchDetector
+from custom.apis.slicing import SlicedDetector, SliceSettings
 from custom.cli import export_onnx, infer
 from custom.deploy.export import export_onnx as export_model
 from custom.deploy.export import unsupported_parts
@@ -28,6 +29,7 @@ from custom.engine.runtime import load_config
 from custom.errors import DataError
 from custom.evaluation.matching import mask_iou
 from custom.structures.detections import Detections
+from custom.structures.tiles import TileSize
 from tests.helpers import REAL_PENNFUDAN
 from tests.helpers.source_writers import make_pennfudan
 from tests.helpers.tool_runs import DEMO_CONFIG, REPO, run_tool, tiny_options, write_video
@@ -141,6 +143,20 @@ def test_onnx_runtime_matches_pytorch_on_real_pennfudan_images(demo_checkpoint, 
         confident += int((expected.scores >= 0.5).sum())
     assert len(sizes) == len(images)  # the exported graph takes every input size
     assert confident >= len(images)  # the parity covers confident detections, not only noise
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_PENNFUDAN.is_dir(), reason='real Penn-Fudan data not found in ../shared/data')
+def test_sliced_inference_merges_alike_on_pytorch_and_onnx_runtime(demo_checkpoint, exported):
+    settings = SliceSettings(TileSize(192, 160), overlap=0.25, full_pass=True)
+    pytorch = SlicedDetector(PyTorchDetector(DEMO_CONFIG, demo_checkpoint, 'cpu'), settings)
+    onnxruntime = SlicedDetector(OnnxDetector(exported), settings)
+    image = cv2.imread(str(sorted((REAL_PENNFUDAN / 'PNGImages').glob('*.png'))[0]))
+    expected = pytorch(image, score_thr=0.1)
+    result = agreement(expected, onnxruntime(image, score_thr=0.1))
+    assert result.ok and len(expected) > 0, result
+    pieces = sum(len(piece.detections) for piece in pytorch.pieces(image, score_thr=0.1))
+    assert len(expected) < pieces  # pieces of several tiles (and the full pass) were merged
 
 
 @pytest.mark.slow
