@@ -133,33 +133,35 @@ def add_slice_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--slice', metavar='WxH',
                        help='run the model on overlapping tiles of this size (e.g. 640x640) and merge what '
                             'they find; an image smaller than a tile runs whole')
-    group.add_argument('--overlap', type=float, default=0.2,
+    group.add_argument('--overlap', type=float,
                        help='--slice: overlap of neighbouring tiles, a fraction of the tile size '
-                            '(default 0.2)')
+                            f'(default {SliceSettings.overlap})')
     group.add_argument('--full-pass', action='store_true',
                        help='--slice: also run the whole image, for objects larger than a tile')
-    group.add_argument('--slice-match', choices=MATCH_METRICS, default='ios',
+    group.add_argument('--slice-match', choices=MATCH_METRICS,
                        help="--slice: how alike two tiles' detections must look where the tiles overlap to "
                             'be one object: intersection over the smaller (ios, default) or over the union '
                             '(iou), at least 0.5')
-    group.add_argument('--slice-batch', type=int, default=1, metavar='N',
+    group.add_argument('--slice-batch', type=int, metavar='N',
                        help='--slice, pytorch: tiles per model call (default 1; 4-8 on a GPU: on the CPU a '
                             'batch costs more per image)')
 
 
+# The --slice settings: flag -> SliceSettings field (the defaults are SliceSettings').
+SLICE_FLAGS = {'--overlap': 'overlap', '--full-pass': 'full_pass', '--slice-match': 'match_metric',
+               '--slice-batch': 'batch_size'}
+
+
 def slice_settings_from_args(args: argparse.Namespace) -> SliceSettings | None:
     """SliceSettings of the --slice flags, None without --slice; a setting without --slice is refused."""
+    given = {flag: getattr(args, flag[2:].replace('-', '_')) for flag in SLICE_FLAGS}
+    given = {flag: value for flag, value in given.items() if value is not None and value is not False}
     if args.slice is None:
-        extra = [flag for flag, value, default in (('--overlap', args.overlap, 0.2),
-                                                   ('--full-pass', args.full_pass, False),
-                                                   ('--slice-match', args.slice_match, 'ios'),
-                                                   ('--slice-batch', args.slice_batch, 1))
-                 if value != default]
-        if extra:
-            raise ConfigError(f'{", ".join(extra)} only apply to sliced inference: add --slice WxH')
+        if given:
+            raise ConfigError(f'{", ".join(given)} only apply to sliced inference: add --slice WxH')
         return None
-    return SliceSettings(parse_tile_size(args.slice), args.overlap, args.full_pass, args.slice_match,
-                         batch_size=args.slice_batch)
+    settings = {SLICE_FLAGS[flag]: value for flag, value in given.items()}
+    return SliceSettings(parse_tile_size(args.slice), **settings)
 
 
 def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Detector', dict]:
