@@ -15,7 +15,7 @@ from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
 from custom.apis.inference import Detector, read_image
-from custom.datasets.builder import build_dataset, configured_datasets
+from custom.datasets.builder import configured_datasets, dataset_as_read
 from custom.errors import ConfigError
 
 
@@ -32,7 +32,7 @@ def config_test_dataset(cfg: Config):
     if len(found) != 1:
         raise ConfigError(f'{cfg.filename}: evaluating a detector takes one test dataset, the config has '
                           f'{len(found)} (test_dataloader.dataset)')
-    return build_dataset(found[0][1], test_mode=True, pipeline=[], serialize_data=False)
+    return dataset_as_read(found[0][1])
 
 
 def evaluate_detector(detector: Detector, cfg: Config, score_thr: float = 0.0,

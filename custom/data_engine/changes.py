@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pycocotools.mask as mask_utils
 
-from custom.datasets.builder import build_dataset
+from custom.datasets.builder import dataset_as_read
 from custom.errors import DataError, shortened
 from custom.structures.masks import to_rle
 
@@ -186,7 +186,7 @@ def count_changes(drafts: dict[str, list[dict]], corrected: dict[str, list[dict]
 def read_objects(dataset_cfg: dict) -> tuple[dict[str, list[dict]], tuple[str, ...]]:
     """Every image of a dataset config (every image: test mode, nothing filtered) by image name (file name
     without folders and suffix), with the source's classes; DataError when two images share a name."""
-    dataset = build_dataset(dataset_cfg, test_mode=True, pipeline=[], serialize_data=False)
+    dataset = dataset_as_read(dataset_cfg)
     objects, paths = {}, {}
     for index in range(len(dataset)):
         info = dataset.get_data_info(index)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
-from custom.datasets.builder import build_dataset
+from custom.datasets.builder import dataset_as_read
 from custom.errors import ConfigError, DataError
 from custom.structures.masks import mask_to_polygons, to_rle
 
@@ -89,7 +89,7 @@ def _annotation(
 
 def export_dataset(dataset_cfg: dict, mask_format: str = 'rle') -> dict:
     """COCO dict of the dataset a config entry describes (loaded in test mode, so nothing is filtered)."""
-    return dataset_to_coco(build_dataset(dataset_cfg, test_mode=True, pipeline=[], serialize_data=False),
+    return dataset_to_coco(dataset_as_read(dataset_cfg),
                            mask_format)
 
 

@@ -25,7 +25,7 @@ import pycocotools.mask as mask_utils
 from tqdm import tqdm
 
 from custom.data_tools.coco_export import data_list_to_coco
-from custom.datasets.builder import build_dataset
+from custom.datasets.builder import dataset_as_read
 from custom.errors import ConfigError, DataError
 from custom.files import write_atomic, write_image
 from custom.structures.masks import mask_extent_box, mask_to_rle, to_rle
@@ -97,7 +97,7 @@ def tile_dataset(dataset_cfg: dict, out: str | Path, tile: TileSize, overlap: fl
     """Tiles of every image of a config entry's dataset under ``out`` (see the module docstring)."""
     if not 0 <= min_visible <= 1:
         raise ConfigError(f'--min-visible is a fraction in [0, 1], got {min_visible}')
-    dataset = build_dataset(dataset_cfg, test_mode=True, pipeline=[], serialize_data=False)
+    dataset = dataset_as_read(dataset_cfg)
     out = Path(out)
     image_dir = out / 'images'
     image_dir.mkdir(parents=True, exist_ok=True)

@@ -80,6 +80,12 @@ def build_dataset(dataset_cfg: dict, lazy: bool = False, **overrides):
         return DATASETS.build(dataset_cfg)
 
 
+def dataset_as_read(dataset_cfg: dict):
+    """The dataset of a config entry as it reads its files: every image (test mode: nothing filtered), no
+    pipeline, its data list kept as Python objects (for the tools that walk the annotations)."""
+    return build_dataset(dataset_cfg, test_mode=True, pipeline=[], serialize_data=False)
+
+
 def step_type(step: dict) -> str:
     """The transform's type name (a string in classic configs, a class in pure-Python ones)."""
     kind = step.get('type', '')
