@@ -161,9 +161,7 @@ def merge_pieces(pieces: list[Piece], height: int, width: int, settings: SliceSe
     if not origin:
         return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
                           np.zeros((0, height, width), bool) if with_masks else None)
-    shift = np.concatenate([np.tile(np.array(piece.tile[:2] * 2, np.float32), (len(piece.detections), 1))
-                            for piece in pieces])
-    boxes = np.concatenate([piece.detections.bboxes.reshape(-1, 4) for piece in pieces]) + shift
+    boxes = np.concatenate([image_boxes(piece) for piece in pieces])
     scores = np.concatenate([piece.detections.scores for piece in pieces])
     labels = np.concatenate([piece.detections.labels for piece in pieces])
     sources = np.array([p for p, _ in origin])
