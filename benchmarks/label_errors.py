@@ -335,6 +335,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--folds', type=int, default=4)
     parser.add_argument('--seed', type=int, default=0, help='seed of the injection and of the folds')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='config overrides for every fold')
+    parser.add_argument('--tta', action='store_true',
+                        help='k-fold tests each fold with --tta (tools/kfold.py --tta): the mirror image too')
     parser.add_argument('--train-only', action='store_true', help='stop after k-fold')
     return parser.parse_args(argv)
 
@@ -355,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     kfold_dir = args.work_dir / 'kfold'
     if not (kfold_dir / 'kfold_summary.json').is_file():
         run_kfold(args.config, folds=args.folds, seed=args.seed, data_root=str(data), work_dir=str(kfold_dir),
-                  cfg_options=args.cfg_options)
+                  cfg_options=args.cfg_options, tta=args.tta)
     if args.train_only:
         return 0
     records, classes = load_kfold_records(kfold_dir, with_masks=True)

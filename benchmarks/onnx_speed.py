@@ -72,9 +72,10 @@ class Latency:
     cpu_ms_per_image: float = 0.0  # CPU time of this process (all its threads): steadier on a busy machine
 
 
-def export_same_weights(model: torch.nn.Module, size: tuple[int, int], folder: Path) -> Path:
+def export_same_weights(model: torch.nn.Module, size: tuple[int, int], folder: Path,
+                        fixed_size: bool = False) -> Path:
     """The model's weights exported with the config whose test resize is `size` (so inputs of that size are
-    not resized again)."""
+    not resized again); with ``fixed_size``, that size is the graph's fixed input size."""
     cfg = Config.fromfile(PROJECT_CONFIG)
     checkpoint = folder / 'random_weights.pth'
     torch.save({'state_dict': model.state_dict(), 'meta': {'dataset_meta': {'classes': list(cfg.classes)}}},
@@ -82,7 +83,7 @@ def export_same_weights(model: torch.nn.Module, size: tuple[int, int], folder: P
     pipeline = [dict(step, scale=size) if step['type'] == 'Resize' else step
                 for step in cfg.test_dataloader.dataset.pipeline]
     return export_onnx(PROJECT_CONFIG, checkpoint, folder / 'model.onnx',
-                       {'test_dataloader.dataset.pipeline': pipeline})
+                       {'test_dataloader.dataset.pipeline': pipeline}, fixed_size=fixed_size)
 
 
 def time_per_image(name: str, predict: Callable[[Any], int], inputs: list, warmup: int,

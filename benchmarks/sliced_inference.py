@@ -131,14 +131,15 @@ METRICS = {'AP (mask)': 'coco/segm_mAP', 'AP_small (mask)': 'coco/segm_mAP_s', '
            'AP_small (box)': 'coco/bbox_mAP_s'}
 
 
-WAYS = ('plain', 'sliced', 'full', 'native')
+WAYS = ('plain', 'sliced', 'full', 'native', 'tta')
 
 
 def evaluate(config: Path, checkpoint: Path, limit: int | None, size: tuple[int, int],
              names: tuple[str, ...] = WAYS) -> list[dict]:
     """Each way of running the same weights on the val scenes: its metrics and seconds per image. native:
     the whole image in one pass at its own size (the test resize set to the scene size), as a model trained
-    on tiles could also be run."""
+    on tiles could also be run; tta: sliced, each tile with its mirror image (--tta)."""
+    from custom.apis.augmentation import AugmentedDetector
     from custom.apis.evaluation import evaluate_detector
     from custom.apis.inference import PyTorchDetector
     from custom.apis.slicing import SlicedDetector, SliceSettings
@@ -154,7 +155,9 @@ def evaluate(config: Path, checkpoint: Path, limit: int | None, size: tuple[int,
                        lambda: SlicedDetector(detector, tiles)),
             'full': ('sliced + full pass', lambda: SlicedDetector(detector, full_pass)),
             'native': (f'plain at the scene\'s own size ({size[0]}x{size[1]})',
-                       lambda: PyTorchDetector(load_config(config, img_scale=size), checkpoint, 'cpu'))}
+                       lambda: PyTorchDetector(load_config(config, img_scale=size), checkpoint, 'cpu')),
+            'tta': ('sliced, each tile with its mirror image (--tta)',
+                    lambda: SlicedDetector(AugmentedDetector([detector]), tiles))}
     rows = []
     for key in names:
         name, make = ways[key]

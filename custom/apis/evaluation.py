@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from custom.apis.inference import Detector, read_image
 from custom.datasets.builder import configured_datasets, dataset_as_read
+from custom.engine.runtime import result_dump
 from custom.errors import ConfigError
 
 
@@ -35,12 +36,16 @@ def config_test_dataset(cfg: Config):
     return dataset_as_read(found[0][1])
 
 
-def evaluate_detector(detector: Detector, cfg: Config, score_thr: float = 0.0,
-                      limit: int | None = None) -> Evaluation:
-    """The test evaluator's metrics of ``detector`` on the config's test set (its first ``limit`` images)."""
+def evaluate_detector(detector: Detector, cfg: Config, score_thr: float = 0.0, limit: int | None = None,
+                      dump: str | Path | None = None) -> Evaluation:
+    """The test evaluator's metrics of ``detector`` on the config's test set (its first ``limit`` images);
+    with ``dump``, the predictions also go to that pickle, as tools/test.py --out writes them (mmdet's
+    DumpDetResults)."""
     dataset = config_test_dataset(cfg)
     with DefaultScope.overwrite_default_scope('mmdet'):
         evaluator = Evaluator(cfg.test_evaluator)
+    if dump is not None:
+        evaluator.metrics.append(result_dump(dump))
     evaluator.dataset_meta = dataset.metainfo
     count = len(dataset) if limit is None else min(limit, len(dataset))
     seconds = 0.0
@@ -54,6 +59,6 @@ def evaluate_detector(detector: Detector, cfg: Config, score_thr: float = 0.0,
                     labels=torch.from_numpy(found.labels))
         if found.masks is not None:
             pred['masks'] = torch.from_numpy(found.masks)
-        evaluator.process([dict(img_id=info['img_id'], ori_shape=image.shape[:2], instances=info['instances'],
-                                pred_instances=pred)])
+        evaluator.process([dict(img_id=info['img_id'], img_path=info['img_path'], ori_shape=image.shape[:2],
+                                instances=info['instances'], pred_instances=pred)])
     return Evaluation(evaluator.evaluate(count), count, seconds / max(count, 1))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from mmengine.config import DictAction
 
+from custom.apis.augmentation import TTA_SUMMARY, AugmentedDetector
 from custom.apis.slicing import MATCH_METRICS, SlicedDetector, SliceSettings
 from custom.errors import ConfigError
 from custom.evaluation.matching import DEFAULT_SCORE_THR
@@ -123,7 +124,15 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--threads', type=int,
                         help='onnxruntime, openvino: CPU threads (default: $OMP_NUM_THREADS, else all cores)')
     add_data_arguments(parser)  # pytorch: the config as trained (--classes when training had them)
+    add_tta_argument(parser)
     add_slice_arguments(parser)
+
+
+def add_tta_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time augmentation: also run the mirror image and merge the two (masks by '
+                             'vote, custom/apis/augmentation.py); twice the time, higher AP on the measured '
+                             'cases (docs/sliced_inference.md)')
 
 
 def add_slice_arguments(parser: argparse.ArgumentParser) -> None:
@@ -165,10 +174,12 @@ def slice_settings_from_args(args: argparse.Namespace) -> SliceSettings | None:
 
 
 def detector_from_args(args: argparse.Namespace, files: list[str]) -> tuple['Detector', dict]:
-    """The detector --backend names over its files (BACKEND_FILES), sliced with --slice, and a header
-    saying what runs."""
+    """The detector --backend names over its files (BACKEND_FILES), with --tta on each image (or tile) and
+    its mirror image, sliced with --slice, and a header saying what runs."""
     settings = slice_settings_from_args(args)  # bad flags stop the tool before a model loads
     detector, header = backend_from_args(args, files)
+    if args.tta:
+        detector, header = AugmentedDetector([detector]), {**header, 'tta': TTA_SUMMARY}
     if settings is None:
         return detector, header
     return SlicedDetector(detector, settings), {**header, 'slice': settings.summary()}

@@ -1,7 +1,7 @@
 """k-fold cross-validation: train and test k folds of a config's training data, report mean and std AP.
 
     python tools/kfold.py configs/pennfudan_maskrcnn.py --folds 5 --seed 0 [--data-root DIR]
-        [--work-dir DIR] [--cfg-options key=value ...]
+        [--work-dir DIR] [--tta] [--cfg-options key=value ...]
 
 Writes <work-dir>/splits/fold{i}/{train,val}.txt, one training per fold in <work-dir>/fold{i}, its test
 predictions on the fold's val images in <work-dir>/fold{i}/test/predictions.pkl (out-of-fold predictions:
@@ -28,6 +28,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='output folder; default work_dirs/<config name>_kfold<k>')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='config overrides for every fold, key=value pairs as in tools/train.py')
+    parser.add_argument('--tta', action='store_true',
+                        help='test each fold with tools/test.py --tta (the mirror image too): better '
+                             'out-of-fold predictions for tools/find_label_errors.py, twice the test time')
     return parser.parse_args(argv)
 
 
@@ -35,7 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     summary = run_kfold(args.config, folds=args.folds, seed=args.seed, data_root=args.data_root,
-                        work_dir=args.work_dir, cfg_options=args.cfg_options, classes=args.classes)
+                        work_dir=args.work_dir, cfg_options=args.cfg_options, classes=args.classes,
+                        tta=args.tta)
     for name in summary['metric_names']:
         print(f'{name}: {summary["mean"][name]:.3f} +- {summary["std"][name]:.3f} over {args.folds} folds')
     print(f'summary: {Path(summary["work_dir"]) / "kfold_summary.md"}')

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from custom.apis.augmentation import TTA_SUMMARY
 from custom.cli.arguments import (
     BACKEND_FILES,
     detector_and_inputs,
@@ -70,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def model_identity(args: argparse.Namespace) -> dict:
     """What decides the predictions: the model files (path, size, modification time), the flags that
-    rebuild the model and --slice's; a cache subfolder holds the predictions of one identity only."""
+    rebuild the model, --tta and --slice's; a cache subfolder holds the predictions of one identity only."""
     files = args.paths[:len(BACKEND_FILES[args.backend])]
     stats = []
     for name in files:
@@ -81,6 +82,8 @@ def model_identity(args: argparse.Namespace) -> dict:
     settings = slice_settings_from_args(args)
     if settings is not None:  # only then: the caches of earlier runs without --slice keep their folder
         identity['slice'] = settings.summary()
+    if args.tta:
+        identity['tta'] = TTA_SUMMARY
     return identity
 
 

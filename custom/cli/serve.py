@@ -19,6 +19,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from custom.apis.augmentation import AugmentedDetector
 from custom.apis.slicing import SlicedDetector
 from custom.cli.arguments import BACKEND_FILES, add_backend_arguments, detector_from_args
 from custom.errors import ConfigError, ExportError, report_user_errors
@@ -100,12 +101,15 @@ def file_digest(path: str) -> str:
 def model_info(detector, header: dict) -> dict:
     """What GET /model says besides the classes: backend, file names (not their folders), the weights'
     digest, the input size of the test pipeline, whether masks come out, the versions that run it, and
-    with --slice the tiles and how they merge."""
+    with --slice the tiles and how they merge, with --tta the augmentation."""
     weights = header.get('checkpoint') or header['model']
     info = {'name': Path(weights).name, 'backend': header['backend'], 'sha256': file_digest(weights)}
     if isinstance(detector, SlicedDetector):  # --slice: the tiles go through the backend's own input size
         info['slice'] = header['slice']
         detector = detector.detector
+    if isinstance(detector, AugmentedDetector):  # --tta
+        info['tta'] = header['tta']
+        detector = detector.views[0]
     if header['backend'] == 'pytorch':
         import mmdet
         import torch

@@ -313,15 +313,18 @@ def metadata(model: nn.Module, cfg: Config, resize: dict, config: str | Path, ch
 
 
 def export_onnx(config: str | Path, checkpoint: str | Path, out: str | Path, cfg_options: dict | None = None,
-                **data_options) -> Path:
-    """Writes the detector of config + checkpoint to `out` (ONNX, opset 16, dynamic height and width)."""
+                fixed_size: bool = False, **data_options) -> Path:
+    """Writes the detector of config + checkpoint to `out` (ONNX, opset 16, dynamic height and width; with
+    `fixed_size`, the input's height and width are those of the config's test resize instead)."""
     model, cfg = load_exportable_model(config, checkpoint, cfg_options, **data_options)
     resize = pipeline_resize(cfg)
     graph = DetectorGraph(model).eval()
     outputs = list(OUTPUTS if graph.with_mask else OUTPUTS[:3])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dynamic_axes = {INPUT: {0: 'height', 1: 'width'}, **{name: {0: 'detections'} for name in outputs}}
+    dynamic_axes = {name: {0: 'detections'} for name in outputs}
+    if not fixed_size:
+        dynamic_axes[INPUT] = {0: 'height', 1: 'width'}
     with warnings.catch_warnings(), torch.no_grad():
         # The TorchScript exporter warns that it is deprecated (the dynamo one cannot trace this model, see
         # docs/deploy.md); tracer warnings are about the Python control flow of a fixed model structure.

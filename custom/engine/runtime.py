@@ -307,11 +307,16 @@ def apply_test_options(cfg: Config, checkpoint: str, show: bool = False, show_di
     return cfg
 
 
+def has_mask_head(cfg: Config) -> bool:
+    return bool(cfg.model.get('roi_head', {}).get('mask_head'))
+
+
 def apply_tta(cfg: Config) -> Config:
-    """--tta: wrap the model in DetTTAModel and test on original + flipped images, boxes merged by NMS."""
-    if cfg.model.get('roi_head', {}).get('mask_head'):
+    """--tta of a box-only model: wrap the model in DetTTAModel and test on original + flipped images, boxes
+    merged by NMS. (tools/test.py --tta runs a model with masks through custom/apis/augmentation.py.)"""
+    if has_mask_head(cfg):
         raise ConfigError('--tta: MMDetection 3.3\'s DetTTAModel merges boxes only and refuses masks; '
-                          'use it with box-only configs such as configs/kitti_fasterrcnn.py')
+                          'a model with masks runs custom/apis/augmentation.py (tools/test.py --tta)')
     cfg.setdefault('tta_model', dict(type='DetTTAModel',
                                      tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100)))
     if 'tta_pipeline' not in cfg:
@@ -338,11 +343,17 @@ def build_runner(cfg: Config, loaders: tuple[str, ...]) -> Runner:
     return Runner.from_cfg(cfg)
 
 
-def add_result_dump(runner: Runner, out_file: str) -> None:
-    """--out: also dump raw predictions to a pickle (mmdet's DumpDetResults)."""
-    if not out_file.endswith(('.pkl', '.pickle')):
+def result_dump(out_file: str | Path):
+    """--out: the metric that dumps raw predictions to a pickle (mmdet's DumpDetResults)."""
+    if not str(out_file).endswith(('.pkl', '.pickle')):
         raise ConfigError(f'--out {out_file}: the results file must end with .pkl or .pickle')
     from mmdet.evaluation import DumpDetResults
 
-    runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=out_file))
+    return DumpDetResults(out_file_path=str(out_file))
+
+
+def add_result_dump(runner: Runner, out_file: str) -> None:
+    """--out: also dump raw predictions to a pickle (mmdet's DumpDetResults)."""
+    dump = result_dump(out_file)  # a bad file name fails before the runner is touched
+    runner.test_evaluator.metrics.append(dump)
 

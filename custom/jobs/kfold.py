@@ -12,7 +12,8 @@ read-only, and they stay next to the results they produced)::
     <work_dir>/splits/fold{i}/train.txt, val.txt   one image stem per line (the dataset's ann_file, or its
                                                    split_file for the json sources, COCO and VIA)
     <work_dir>/fold{i}/                            tools/train.py work dir (checkpoints, logs)
-    <work_dir>/fold{i}/test/                       tools/test.py run on the fold's best checkpoint
+    <work_dir>/fold{i}/test/                       tools/test.py run on the fold's best checkpoint (with
+                                                   tta, --tta: each image and its mirror image, merged)
     <work_dir>/fold{i}/test/predictions.pkl        its predictions (--out) on the fold's val images: with
                                                    every fold's, each image predicted by a model that did
                                                    not train on it (out-of-fold; tools/find_label_errors.py)
@@ -101,7 +102,7 @@ def summary_markdown(summary: dict) -> str:
 
 def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None = None,
               work_dir: str | None = None, cfg_options: list[str] | None = None,
-              classes: list[str] | None = None) -> dict:
+              classes: list[str] | None = None, tta: bool = False) -> dict:
     """Train and test every fold, then write ``kfold_summary.json``/``.md``; returns the summary.
 
     ``cfg_options`` are raw ``key=value`` strings and ``classes`` the --classes of tools/train.py, passed on
@@ -128,7 +129,7 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
             run_step('train', config, '--work-dir', str(fold_dir), *class_args, *options)
             checkpoint = find_checkpoint(fold_dir)
             run_step('test', config, str(checkpoint), '--work-dir', str(fold_dir / 'test'), '--out',
-                     str(fold_dir / 'test' / PREDICTIONS), *class_args, *options)
+                     str(fold_dir / 'test' / PREDICTIONS), *['--tta'] * tta, *class_args, *options)
         except StepFailedError as error:
             raise StepFailedError(f'fold {index}: {error}') from error
         counts = {name: len(path.read_text().split()) for name, path in files.items()}
@@ -138,7 +139,7 @@ def run_kfold(config: str, folds: int = 5, seed: int = 0, data_root: str | None 
                              metrics={key: metrics[key] for key in METRIC_KEYS if key in metrics}))
 
     summary = dict(config=str(config), data_root=root, folded=images.location, folds=folds, seed=seed,
-                   work_dir=str(out),
+                   tta=tta, work_dir=str(out),
                    split_dir=str(out / 'splits'), per_fold=per_fold, **summarize(per_fold))
     (out / 'kfold_summary.json').write_text(json.dumps(summary, indent=2) + '\n', encoding='utf-8')
     (out / 'kfold_summary.md').write_text(summary_markdown(summary), encoding='utf-8')

@@ -84,10 +84,21 @@ def find_checkpoint(work_dir: Path) -> Path:
     return Path(latest)
 
 
+# What tools/test.py writes when it evaluates in its own process (--slice, --tta with masks).
+SLICED_RESULTS, TTA_RESULTS = 'sliced_test.json', 'tta_test.json'
+IN_PROCESS_RESULTS = (SLICED_RESULTS, TTA_RESULTS)
+
+
 def read_test_metrics(test_dir: Path) -> dict[str, float]:
-    """The numeric metrics of the latest tools/test.py run in test_dir (mmengine writes <run>/<run>.json)."""
-    logs = sorted(p for p in test_dir.glob('*/*.json') if p.stem == p.parent.name)
+    """The numeric metrics of the latest tools/test.py run in test_dir: mmengine's <run>/<run>.json, or the
+    results file of an evaluation in its own process (IN_PROCESS_RESULTS)."""
+    logs = [p for p in test_dir.glob('*/*.json') if p.stem == p.parent.name]
+    logs += [test_dir / name for name in IN_PROCESS_RESULTS if (test_dir / name).is_file()]
     if not logs:
         raise StepFailedError(f'{test_dir}: tools/test.py wrote no metrics json')
-    logged = json.loads(logs[-1].read_text().splitlines()[-1])
+    latest = max(logs, key=lambda path: path.stat().st_mtime_ns)
+    if latest.name in IN_PROCESS_RESULTS:
+        logged = json.loads(latest.read_text())['metrics']
+    else:
+        logged = json.loads(latest.read_text().splitlines()[-1])
     return {key: float(value) for key, value in logged.items() if isinstance(value, int | float)}

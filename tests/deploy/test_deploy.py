@@ -174,6 +174,22 @@ def test_exported_file_uses_standard_operators_and_carries_what_inference_needs(
 
 
 @pytest.mark.slow
+def test_a_fixed_size_export_takes_only_its_size_and_finds_what_the_dynamic_one_finds(
+        demo_checkpoint, exported, tmp_path):
+    """export_onnx(fixed_size=True), what benchmarks/onnx_fixed_size.py times against the dynamic export."""
+    fixed = export_model(DEMO_CONFIG, demo_checkpoint, tmp_path / 'fixed.onnx', fixed_size=True)
+    image = onnx.load(str(fixed)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in image] == [128, 160, 3]  # the test resize, H x W
+    path = sorted((make_pennfudan(tmp_path / 'data') / 'PNGImages').glob('*.png'))[0]
+    resized = cv2.resize(cv2.imread(str(path)), (160, 128))
+    dynamic_out, fixed_out = (OnnxDetector(path, 1).run_graph(resized) for path in (exported, fixed))
+    assert len(fixed_out[1]) == len(dynamic_out[1]) > 0
+    assert np.allclose(fixed_out[0], dynamic_out[0], atol=1e-3)
+    with pytest.raises(Exception, match='(?i)dimension|shape'):
+        OnnxDetector(fixed, 1).run_graph(resized[:96])
+
+
+@pytest.mark.slow
 def test_infer_tool_onnxruntime_backend_writes_the_overlays_and_json_of_the_pytorch_backend(
         demo_checkpoint, exported, tmp_path):
     root = make_pennfudan(tmp_path / 'data')

@@ -142,6 +142,17 @@ def test_kfold_summary_holds_each_folds_test_metrics_and_their_mean_and_std(penn
                           '| **std** | | | 0.216 | 0.000 | 0.245 |']
 
 
+def test_kfold_with_tta_tests_every_fold_with_tta(pennfudan_root, tmp_path, monkeypatch):
+    steps = []
+    monkeypatch.setattr(kfold, 'run_step', lambda tool, *args: steps.append((tool, args)))
+    monkeypatch.setattr(kfold, 'find_checkpoint', lambda fold_dir: fold_dir / 'best.pth')
+    monkeypatch.setattr(kfold, 'read_test_metrics', lambda test_dir: {'coco/segm_mAP': 0.5})
+    summary = kfold.run_kfold(DEMO_CONFIG, folds=2, data_root=str(pennfudan_root),
+                              work_dir=str(tmp_path / 'kfold'), tta=True)
+    assert summary['tta'] is True
+    assert [('--tta' in args) for _, args in steps] == [False, True] * 2  # the tests only, not the trainings
+
+
 def logged_test_metrics(test_dir: Path) -> dict[str, float]:
     """The COCO metrics that a tools/test.py run printed to its text log (mmengine's <run>/<run>.log)."""
     log, = test_dir.glob('*/*.log')

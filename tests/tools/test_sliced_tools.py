@@ -1,5 +1,5 @@
-"""--slice in the tools that run a detector (custom/cli/arguments.py add_slice_arguments): infer.py,
-pre_annotate.py, serve.py and test.py; the backend is a fake one (BlobDetector) except in test.py."""
+"""--slice and --tta in the tools that run a detector (custom/cli/arguments.py): infer.py, pre_annotate.py,
+serve.py and test.py; the backend is a fake one (BlobDetector) except in test.py."""
 
 import json
 from pathlib import Path
@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 
+from custom.analysis.predictions import load_records
+from custom.apis.augmentation import AugmentedDetector
 from custom.apis.inference import PyTorchDetector
 from custom.apis.slicing import SlicedDetector
 from custom.cli import arguments, infer, pre_annotate, serve
 from custom.cli import test as test_tool
 from custom.engine.runtime import load_config
+from custom.jobs.steps import read_test_metrics
 from tests.helpers.fake_detector import BlobDetector
 from tests.helpers.source_writers import make_pennfudan
 from tests.helpers.tool_runs import DEMO_CONFIG, tiny_overrides
@@ -55,6 +58,12 @@ def test_infer_with_slice_merges_an_object_cut_by_tiles_and_says_how_it_sliced(f
                                 'batch': 3}
     [found] = results['items'][0]['detections']
     assert found['bbox'] == [20, 50, 140, 60]
+    # --tta: the image and its mirror image, merged into the one bar
+    assert infer.main([*argv, '--tta']) == 0
+    results = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    assert results['tta'] == 'flip' and 'slice' not in results
+    [found] = results['items'][0]['detections']
+    assert found['bbox'] == [20, 50, 140, 60] and found['score'] == pytest.approx(0.8)
 
 
 def test_pre_annotate_and_serve_get_the_sliced_detector(fake_backend, tmp_path):
@@ -67,11 +76,14 @@ def test_pre_annotate_and_serve_get_the_sliced_detector(fake_backend, tmp_path):
     assert pre_annotate.model_identity(args)['slice'] == header['slice']
     assert 'slice' not in pre_annotate.model_identity(pre_annotate.parse_args(
         ['--backend', 'onnxruntime', str(fake_backend), str(image), '--format', 'coco', '--out', 'x.json']))
-    app_args = serve.parse_args(['--backend', 'onnxruntime', str(fake_backend), '--slice', '64x64'])
+    with_tta = pre_annotate.parse_args(['--backend', 'onnxruntime', str(fake_backend), str(image), '--format',
+                                        'coco', '--out', 'x.json', '--tta'])
+    assert pre_annotate.model_identity(with_tta)['tta'] == 'flip'
+    app_args = serve.parse_args(['--backend', 'onnxruntime', str(fake_backend), '--slice', '64x64', '--tta'])
     detector, header = arguments.detector_from_args(app_args, app_args.files)
-    assert isinstance(detector, SlicedDetector)
+    assert isinstance(detector, SlicedDetector) and isinstance(detector.detector, AugmentedDetector)
     info = serve.model_info(detector, header)
-    assert info['slice']['tile'] == [64, 64] and info['input']['scale'] == [64, 64]
+    assert info['slice']['tile'] == [64, 64] and info['input']['scale'] == [64, 64] and info['tta'] == 'flip'
 
 
 @pytest.mark.parametrize('flags, message', [
@@ -88,9 +100,12 @@ def test_slice_mistakes_are_one_error_line(flags, message, fake_backend, tmp_pat
     assert error.startswith('error: ') and message in error and 'Traceback' not in error
 
 
-def test_test_tool_refuses_what_sliced_evaluation_cannot_do(capsys):
-    assert test_tool.main([DEMO_CONFIG, 'x.pth', '--slice', '64x64', '--tta']) == 1
-    assert 'not with --tta' in capsys.readouterr().err
+def test_test_tool_refuses_what_evaluation_in_process_cannot_do(capsys):
+    assert test_tool.main([DEMO_CONFIG, 'x.pth', '--slice', '64x64', '--show']) == 1
+    assert '--slice evaluates in this process, image by image: not with --show' in capsys.readouterr().err
+    assert test_tool.main([DEMO_CONFIG, 'x.pth', '--tta', '--show']) == 1
+    assert '--tta with masks evaluates in this process, image by image: not with --show' in \
+        capsys.readouterr().err
 
 
 def test_test_tool_with_slice_scores_sliced_detections_with_the_coco_metric(tmp_path):
@@ -119,4 +134,19 @@ def test_test_tool_with_slice_scores_sliced_detections_with_the_coco_metric(tmp_
     result = json.loads((work_dir / 'sliced_test.json').read_text())
     assert result['images'] == 2 and result['slice']['full_pass'] is True  # the val split's 96x80 images
     assert {'coco/segm_mAP', 'coco/segm_mAP_s', 'coco/bbox_mAP', 'coco/bbox_mAP_s'} <= set(result['metrics'])
-    assert result['seconds_per_image'] > 0
+    assert result['seconds_per_image'] > 0 and result['tta'] is None
+    # --tta, a model with masks: the mirror image too, masks merged (MMDetection's DetTTAModel refuses them)
+    dump = work_dir / 'tta.pkl'  # --out: as the runner's test writes it (for k-fold and find_label_errors)
+    assert test_tool.main([DEMO_CONFIG, str(checkpoint), '--work-dir', str(work_dir), '--tta', '--out',
+                           str(dump), '--cfg-options', *options]) == 0
+    result = json.loads((work_dir / 'tta_test.json').read_text())
+    assert result['images'] == 2 and result['tta'] == 'flip' and result['slice'] is None
+    assert {'coco/segm_mAP', 'coco/bbox_mAP'} <= set(result['metrics'])
+    # what k-fold reads of a test run (tools/kfold.py --tta): the metrics, the config as evaluated, the dump
+    assert read_test_metrics(work_dir) == pytest.approx(
+        {key: value for key, value in result['metrics'].items() if isinstance(value, int | float)})
+    records, classes = load_records(dump, True, work_dir / Path(DEMO_CONFIG).name, 'test')
+    assert classes == ['pedestrian'] and len(records) == 2
+    # 5 detections a run; merged, at most 10
+    assert all(0 < len(record.pred_scores) <= 10 and len(record.pred_masks) == len(record.pred_scores)
+               for record in records)
