@@ -52,6 +52,8 @@ def test_an_object_one_run_misses_gets_half_its_score_and_keeps_its_mask():
     assert np.array_equal(found.masks[0], square(5, 10, 15, 30))
     # the score threshold applies to the merged score
     assert len(AugmentedDetector([LeftHalfDetector()])(image, score_thr=0.5)) == 0
+    nothing = AugmentedDetector([BlobDetector()])(np.zeros((40, 60, 3), np.uint8))
+    assert len(nothing) == 0 and nothing.masks.shape == (0, 40, 60)
 
 
 def test_masks_merge_by_vote_of_the_runs_and_boxes_by_score_weighted_mean():
