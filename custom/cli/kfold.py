@@ -29,8 +29,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='config overrides for every fold, key=value pairs as in tools/train.py')
     parser.add_argument('--tta', action='store_true',
-                        help='test each fold with tools/test.py --tta (the mirror image too): better '
-                             'out-of-fold predictions for tools/find_label_errors.py, twice the test time')
+                        help='test each fold with tools/test.py --tta (the mirror image too): the AP the '
+                             'models reach with it, twice the test time (for tools/find_label_errors.py the '
+                             'predictions measured no better: docs/label_errors.md)')
     return parser.parse_args(argv)
 
 

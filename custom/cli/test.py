@@ -16,6 +16,7 @@ from mmengine.config import Config
 
 from custom.cli.arguments import (
     add_slice_arguments,
+    add_tta_argument,
     parse_runner_args,
     runner_config,
     slice_settings_from_args,
@@ -43,8 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--show', action='store_true', help='show prediction results in a window')
     parser.add_argument('--show-dir', help='directory (inside work_dir) where painted images are saved')
     parser.add_argument('--wait-time', type=float, default=2, help='the interval of show (s)')
-    parser.add_argument('--tta', action='store_true',
-                        help='test-time augmentation: the original and mirror images, merged (masks by vote)')
+    add_tta_argument(parser)  # a box-only model runs MMDetection's DetTTAModel, a model with masks ours
     parser.add_argument('--device', help="--slice: e.g. 'cuda:0' or 'cpu' (default: GPU when available)")
     add_slice_arguments(parser)
     return parse_runner_args(parser, argv)
