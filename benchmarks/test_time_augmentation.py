@@ -32,13 +32,14 @@ def scaled_test_resize(cfg, factor: float):
     return apply_data_options(copy.deepcopy(cfg), img_scale=(round(width * factor), round(height * factor)))
 
 
-def main_rows(config: str, checkpoint: str, scales: list[float], limit: int | None) -> list[dict]:
+def main_rows(config: str, checkpoint: str, scales: list[float], limit: int | None,
+              data_root: str | None = None) -> list[dict]:
     from custom.apis.augmentation import AugmentedDetector
     from custom.apis.evaluation import evaluate_detector
     from custom.apis.inference import PyTorchDetector
     from custom.engine.runtime import load_config
 
-    cfg = load_config(config)
+    cfg = load_config(config, data_root=data_root)
     plain = PyTorchDetector(cfg, checkpoint, 'cpu')
     others = [PyTorchDetector(scaled_test_resize(cfg, factor), checkpoint, 'cpu') for factor in scales]
     ways = [('plain', plain), ('mirror image too (--tta)', AugmentedDetector([plain]))]
@@ -75,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('checkpoint')
     parser.add_argument('--scales', type=float, nargs='*', default=[],
                         help='other test resize factors to try (e.g. 1.25)')
+    parser.add_argument('--data-root', help="the test set's data folder (default: the config's)")
     parser.add_argument('--limit', type=int, help='the first N test images only')
     args = parser.parse_args(argv)
-    rows = main_rows(args.config, args.checkpoint, args.scales, args.limit)
+    rows = main_rows(args.config, args.checkpoint, args.scales, args.limit, args.data_root)
     when = datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')
     threads = os.environ.get('OMP_NUM_THREADS', 'all')
     print(markdown(rows, f'Measured {when} on {platform.node()} ({os.cpu_count()} cores, CPU, {threads} '
