@@ -7,8 +7,10 @@ Steps (each reused when its output exists, so a stopped run resumes):
 2. tiles: the training scenes cut into overlapping tiles by tools/make_tiles.py (COCO json + tile images);
 3. train: a from-scratch CPU Mask R-CNN (configs/pennfudan_demo_cpu.py's model at the tile size, smaller
    anchors) trained on the tiles with tools/train.py;
-4. evaluate: tools/test.py on the val scenes, plain (the config's test resize) and with --slice (tiles of the
-   training size), with and without --full-pass; COCO AP, AP_small and seconds per image.
+4. evaluate: the same weights on the val scenes with the config's test evaluator, in this process as
+   tools/test.py --slice does (custom/apis/evaluation.py), each of --ways: plain (the config's test resize),
+   sliced (tiles of the training size), sliced + full pass, native (one pass at the scene's own size) and
+   tta (sliced, each tile with its mirror image); COCO AP, AP_small and seconds per image.
 
     OMP_NUM_THREADS=1 python -m benchmarks.sliced_inference --work-dir work_dirs/sliced_benchmark \\
         [--train-scenes 16 --val-scenes 10 --epochs 12]

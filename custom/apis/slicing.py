@@ -37,7 +37,7 @@ import numpy as np
 
 from custom.errors import ConfigError
 from custom.structures.detections import Detections
-from custom.structures.tiles import TileSize, check_overlap, tile_boxes
+from custom.structures.tiles import DEFAULT_OVERLAP, TileSize, check_overlap, tile_boxes
 
 MATCH_METRICS = ('ios', 'iou')
 Box = tuple[int, int, int, int]
@@ -48,7 +48,7 @@ class SliceSettings:
     """How ``SlicedDetector`` cuts and merges; the defaults are SAHI's (overlap 0.2, IoS 0.5, per class)."""
 
     tile: TileSize
-    overlap: float = 0.2
+    overlap: float = DEFAULT_OVERLAP
     full_pass: bool = False
     match_metric: str = 'ios'
     match_threshold: float = 0.5

@@ -18,7 +18,7 @@ import sys
 from custom.cli.arguments import add_source_arguments, source_config_from_args
 from custom.data_tools.tiling import DEFAULT_MIN_VISIBLE, tile_dataset
 from custom.errors import report_user_errors
-from custom.structures.tiles import parse_tile_size
+from custom.structures.tiles import DEFAULT_OVERLAP, parse_tile_size
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -26,8 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_source_arguments(parser)
     parser.add_argument('--tile', required=True, metavar='WxH', help='tile size in pixels, e.g. 640x640')
-    parser.add_argument('--overlap', type=float, default=0.2,
-                        help='overlap of neighbouring tiles, a fraction of the tile size (default 0.2)')
+    parser.add_argument('--overlap', type=float, default=DEFAULT_OVERLAP,
+                        help='overlap of neighbouring tiles, a fraction of the tile size (default '
+                             f'{DEFAULT_OVERLAP}, as --slice)')
     parser.add_argument('--min-visible', type=float, default=DEFAULT_MIN_VISIBLE,
                         help='keep an object piece when at least this fraction of the object (mask pixels, '
                              f'else box area) is inside the tile (default {DEFAULT_MIN_VISIBLE})')

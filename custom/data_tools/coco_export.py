@@ -89,8 +89,7 @@ def _annotation(
 
 def export_dataset(dataset_cfg: dict, mask_format: str = 'rle') -> dict:
     """COCO dict of the dataset a config entry describes (loaded in test mode, so nothing is filtered)."""
-    return dataset_to_coco(dataset_as_read(dataset_cfg),
-                           mask_format)
+    return dataset_to_coco(dataset_as_read(dataset_cfg), mask_format)
 
 
 def dataset_to_coco(dataset, mask_format: str = 'rle') -> dict:

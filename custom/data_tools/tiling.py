@@ -29,7 +29,7 @@ from custom.datasets.builder import dataset_as_read
 from custom.errors import ConfigError, DataError
 from custom.files import write_atomic, write_image
 from custom.structures.masks import mask_extent_box, mask_to_rle, to_rle
-from custom.structures.tiles import TileSize, tile_boxes
+from custom.structures.tiles import DEFAULT_OVERLAP, TileSize, tile_boxes
 
 DEFAULT_MIN_VISIBLE = 0.5
 
@@ -92,7 +92,7 @@ def tile_image(info: dict, image: np.ndarray, tile: TileSize, overlap: float,
     return tiles, dropped
 
 
-def tile_dataset(dataset_cfg: dict, out: str | Path, tile: TileSize, overlap: float = 0.2,
+def tile_dataset(dataset_cfg: dict, out: str | Path, tile: TileSize, overlap: float = DEFAULT_OVERLAP,
                  min_visible: float = DEFAULT_MIN_VISIBLE, name: str = 'tiles') -> TilingSummary:
     """Tiles of every image of a config entry's dataset under ``out`` (see the module docstring)."""
     if not 0 <= min_visible <= 1:

@@ -96,7 +96,8 @@ def read_test_metrics(test_dir: Path) -> dict[str, float]:
     logs += [test_dir / name for name in IN_PROCESS_RESULTS if (test_dir / name).is_file()]
     if not logs:
         raise StepFailedError(f'{test_dir}: tools/test.py wrote no metrics json')
-    latest = max(logs, key=lambda path: path.stat().st_mtime_ns)
+    # the newest file; runs written within one clock tick: the later run name (mmengine's timestamp)
+    latest = max(logs, key=lambda path: (path.stat().st_mtime_ns, path.parent.name, path.name))
     if latest.name in IN_PROCESS_RESULTS:
         logged = json.loads(latest.read_text())['metrics']
     else:

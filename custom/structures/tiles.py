@@ -13,6 +13,9 @@ from sahi.slicing import get_slice_bboxes
 
 from custom.errors import ConfigError
 
+# SAHI's default overlap, for sliced inference and for the tiles a model trains on alike.
+DEFAULT_OVERLAP = 0.2
+
 
 class TileSize(NamedTuple):
     width: int

@@ -34,6 +34,17 @@ def test_metrics_come_from_the_latest_test_run_and_keep_only_numbers(tmp_path):
         read_test_metrics(tmp_path / 'nothing')
 
 
+def test_metrics_of_runs_in_one_clock_tick_come_from_the_later_run_and_in_process_results_count(tmp_path):
+    for run, value in (('20260102_000000', 0.4), ('20260101_000000', 0.1)):  # the later run written first
+        (tmp_path / run).mkdir()
+        (tmp_path / run / f'{run}.json').write_text(json.dumps({'coco/segm_mAP': value}))
+        os.utime(tmp_path / run / f'{run}.json', ns=(10**18, 10**18))
+    assert read_test_metrics(tmp_path) == {'coco/segm_mAP': 0.4}
+    # tools/test.py --tta evaluated later, in its own process: its results file
+    (tmp_path / 'tta_test.json').write_text(json.dumps({'metrics': {'coco/segm_mAP': 0.7, 'note': 'x'}}))
+    assert read_test_metrics(tmp_path) == {'coco/segm_mAP': 0.7}
+
+
 def test_a_failing_step_raises_with_the_command_and_status():
     with pytest.raises(StepFailedError, match=r'tools/train.py --no-such-flag` exited with status 2'):
         run_step('train', '--no-such-flag')
